@@ -1,0 +1,218 @@
+//! Callback data of the bot's inline buttons, encoded in one place.
+//!
+//! Telegram limits callback data to 64 bytes and keeps old buttons clickable forever, so
+//! every button carries the question it answers and a short round-trip tag of the prompt
+//! it was sent with; the handler compares both with the server's current question and
+//! rejects a stale press. Encoding is strict both ways: `decode(encode(x)) == x`, and
+//! anything else a client sends is an error, never a guess.
+
+use std::fmt;
+
+/// Telegram's limit on callback data, in bytes.
+pub const MAX_CALLBACK_BYTES: usize = 64;
+
+const SEPARATOR: char = '|';
+
+/// What a button does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Answer the question with a value (a stage 1–5 or a rating 1–3).
+    Answer(u8),
+    /// Skip an optional question.
+    Skip,
+    /// Show the help of the question (stage descriptors, indicators, drivers).
+    Help,
+}
+
+/// The data behind one inline button.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Callback {
+    /// What the button does.
+    pub action: Action,
+    /// The question id the button belongs to, e.g. `2.3/stage`.
+    pub question: String,
+    /// Tag of the prompt the button was sent with; a press whose tag differs from the
+    /// current prompt's is stale.
+    pub prompt_tag: u16,
+}
+
+/// Why callback data could not be encoded or decoded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CallbackError {
+    /// Encoded data would exceed Telegram's limit.
+    #[error(
+        "callback data for question `{question}` would take {bytes} bytes, more than {MAX_CALLBACK_BYTES}"
+    )]
+    TooLong {
+        /// The question.
+        question: String,
+        /// The encoded length.
+        bytes: usize,
+    },
+    /// The question id contains the separator or is empty.
+    #[error("question id `{0}` cannot be put in callback data")]
+    BadQuestion(String),
+    /// Data that this bot did not produce.
+    #[error("callback data is not from this bot")]
+    Malformed,
+}
+
+impl Callback {
+    /// Encodes the callback as `<action>|<question>|<tag>` (tag in lowercase hex).
+    ///
+    /// # Errors
+    /// [`CallbackError::TooLong`] past 64 bytes; [`CallbackError::BadQuestion`] for an
+    /// empty question id or one containing `|`.
+    pub fn encode(&self) -> Result<String, CallbackError> {
+        if self.question.is_empty() || self.question.contains(SEPARATOR) {
+            return Err(CallbackError::BadQuestion(self.question.clone()));
+        }
+        let encoded = format!(
+            "{}{SEPARATOR}{}{SEPARATOR}{:x}",
+            ActionCode(self.action),
+            self.question,
+            self.prompt_tag
+        );
+        if encoded.len() > MAX_CALLBACK_BYTES {
+            return Err(CallbackError::TooLong {
+                question: self.question.clone(),
+                bytes: encoded.len(),
+            });
+        }
+        Ok(encoded)
+    }
+
+    /// Decodes data produced by [`Callback::encode`].
+    ///
+    /// # Errors
+    /// [`CallbackError::Malformed`] for anything else.
+    pub fn decode(data: &str) -> Result<Self, CallbackError> {
+        if data.len() > MAX_CALLBACK_BYTES {
+            return Err(CallbackError::Malformed);
+        }
+        let mut parts = data.split(SEPARATOR);
+        let (Some(action), Some(question), Some(tag), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(CallbackError::Malformed);
+        };
+        let action = parse_action(action).ok_or(CallbackError::Malformed)?;
+        if question.is_empty() {
+            return Err(CallbackError::Malformed);
+        }
+        // Only the canonical form is accepted, so that each button has one encoding.
+        let prompt_tag = u16::from_str_radix(tag, 16).map_err(|_| CallbackError::Malformed)?;
+        if format!("{prompt_tag:x}") != tag {
+            return Err(CallbackError::Malformed);
+        }
+        Ok(Self {
+            action,
+            question: question.to_owned(),
+            prompt_tag,
+        })
+    }
+}
+
+struct ActionCode(Action);
+
+impl fmt::Display for ActionCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Action::Answer(value) => write!(f, "a{value}"),
+            Action::Skip => f.write_str("s"),
+            Action::Help => f.write_str("h"),
+        }
+    }
+}
+
+fn parse_action(code: &str) -> Option<Action> {
+    match code {
+        "s" => Some(Action::Skip),
+        "h" => Some(Action::Help),
+        _ => {
+            let digit = code.strip_prefix('a')?;
+            // One digit only: stages go to 5 and ratings to 3.
+            if digit.len() != 1 {
+                return None;
+            }
+            digit.parse::<u8>().ok().map(Action::Answer)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn encodes_compactly() {
+        let callback = Callback {
+            action: Action::Answer(3),
+            question: "2.3/stage".to_owned(),
+            prompt_tag: 0x1f,
+        };
+        assert_eq!(callback.encode().expect("fits"), "a3|2.3/stage|1f");
+    }
+
+    #[test]
+    fn rejects_data_it_did_not_produce() {
+        for bad in [
+            "",
+            "a3",
+            "a3|2.3/stage",
+            "a3|2.3/stage|1f|x",
+            "a|2.3/stage|1f",
+            "a12|2.3/stage|1f",
+            "x|2.3/stage|1f",
+            "a3||1f",
+            "a3|2.3/stage|01f",
+            "a3|2.3/stage|10000",
+            "a3|2.3/stage|-1",
+        ] {
+            assert_eq!(
+                Callback::decode(bad),
+                Err(CallbackError::Malformed),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn refuses_to_exceed_telegrams_limit() {
+        let callback = Callback {
+            action: Action::Skip,
+            question: "x".repeat(60),
+            prompt_tag: u16::MAX,
+        };
+        assert!(matches!(
+            callback.encode(),
+            Err(CallbackError::TooLong { bytes: 67, .. })
+        ));
+    }
+
+    fn action() -> impl Strategy<Value = Action> {
+        prop_oneof![
+            (0u8..=9).prop_map(Action::Answer),
+            Just(Action::Skip),
+            Just(Action::Help),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn round_trips(action in action(), question in "[a-z0-9./-]{1,40}", prompt_tag in any::<u16>()) {
+            let callback = Callback { action, question, prompt_tag };
+            let encoded = callback.encode().expect("fits");
+            prop_assert!(encoded.len() <= MAX_CALLBACK_BYTES);
+            prop_assert_eq!(Callback::decode(&encoded), Ok(callback));
+        }
+
+        #[test]
+        fn decoding_arbitrary_data_never_panics(data in "\\PC{0,80}") {
+            if let Ok(callback) = Callback::decode(&data) {
+                prop_assert_eq!(callback.encode(), Ok(data));
+            }
+        }
+    }
+}

@@ -1,0 +1,142 @@
+//! Configuration: built-in defaults, then `config/server.toml`, then an optional profile
+//! file `config/server.<profile>.toml` (profile from `STAGEWISE_PROFILE`), then the
+//! environment (`STAGEWISE__SECTION__KEY`, e.g. `STAGEWISE__CATALOGUE__DIR`).
+//!
+//! The shipped `config/server.toml` states every key with its default; a test keeps the
+//! two equal. This module only reads configuration; it starts nothing.
+
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+/// The configuration folder of the repository this binary was built from, so that
+/// `cargo run -p server` works from a fresh clone without flags.
+pub const DEFAULT_CONFIG_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../config");
+
+/// Every setting of the server.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    /// Where the instruments are.
+    pub catalogue: CatalogueSettings,
+    /// What the server logs.
+    pub log: LogSettings,
+}
+
+/// `[catalogue]`
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CatalogueSettings {
+    /// Folder of instrument files; a relative path is taken from the parent of the
+    /// configuration folder (the repository root for the shipped configuration).
+    pub dir: PathBuf,
+}
+
+impl Default for CatalogueSettings {
+    fn default() -> Self {
+        Self {
+            dir: PathBuf::from("questionnaires"),
+        }
+    }
+}
+
+/// `[log]`
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogSettings {
+    /// A `tracing` filter such as `info` or `server=debug,info`; `RUST_LOG` wins when set.
+    pub filter: String,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        Self {
+            filter: "info".to_owned(),
+        }
+    }
+}
+
+/// Loaded settings and the folder they were read from.
+#[derive(Debug, Clone)]
+pub struct LoadedSettings {
+    /// The settings.
+    pub settings: Settings,
+    /// The configuration folder.
+    pub config_dir: PathBuf,
+}
+
+impl LoadedSettings {
+    /// The catalogue folder, resolved against the parent of the configuration folder.
+    pub fn catalogue_dir(&self) -> PathBuf {
+        resolve(&self.config_dir, &self.settings.catalogue.dir)
+    }
+}
+
+fn resolve(config_dir: &Path, path: &Path) -> PathBuf {
+    if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        config_dir.parent().unwrap_or(config_dir).join(path)
+    }
+}
+
+/// Loads the settings from `config_dir` and the environment.
+///
+/// # Errors
+/// Fails when a file is not valid TOML, holds an unknown key, or a value has the wrong
+/// type; the message names the key and where it came from.
+pub fn load(config_dir: &Path) -> Result<LoadedSettings, Box<figment::Error>> {
+    let mut figment = Figment::from(Serialized::defaults(Settings::default()))
+        .merge(Toml::file(config_dir.join("server.toml")));
+    if let Ok(profile) = std::env::var("STAGEWISE_PROFILE")
+        && !profile.is_empty()
+    {
+        figment = figment.merge(Toml::file(
+            config_dir.join(format!("server.{profile}.toml")),
+        ));
+    }
+    let settings: Settings = figment
+        .merge(Env::prefixed("STAGEWISE__").split("__"))
+        .extract()
+        .map_err(Box::new)?;
+    Ok(LoadedSettings {
+        settings,
+        config_dir: config_dir.to_path_buf(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shipped_defaults_file_matches_the_built_in_defaults() {
+        let shipped = std::fs::read_to_string(Path::new(DEFAULT_CONFIG_DIR).join("server.toml"))
+            .expect("config/server.toml is shipped");
+        let parsed: Settings = toml::from_str(&shipped).expect("config/server.toml parses");
+        assert_eq!(parsed, Settings::default());
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::write(dir.path().join("server.toml"), "[catalogue]\ndri = \"x\"\n")
+            .expect("write");
+        let error = load(dir.path()).expect_err("typo rejected");
+        assert!(error.to_string().contains("dri"), "{error}");
+    }
+
+    #[test]
+    fn relative_catalogue_dir_is_taken_from_the_config_parent() {
+        let loaded = LoadedSettings {
+            settings: Settings::default(),
+            config_dir: PathBuf::from("/srv/stagewise/config"),
+        };
+        assert_eq!(
+            loaded.catalogue_dir(),
+            PathBuf::from("/srv/stagewise/questionnaires")
+        );
+    }
+}
