@@ -180,6 +180,9 @@ pub struct Note {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct StageQuestionnaire {
+    /// The instrument's preamble.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub introduction: Option<Text>,
     /// Q.1, asked for every component.
     pub stage_question: StageQuestion,
     /// Q.2, asked for every component.
@@ -797,6 +800,7 @@ macro_rules! instrument_file {
 }
 
 instrument_file!(StageQuestionnaireFile, StageQuestionnaire, {
+    introduction: Option<Text>,
     stage_question: StageQuestion,
     activity_question: ActivityQuestion,
     pillars: Vec<Pillar>,

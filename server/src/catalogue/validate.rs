@@ -194,6 +194,9 @@ fn header(
 }
 
 fn stage_questionnaire(check: &mut Checker<'_>, body: &StageQuestionnaire) {
+    if let Some(introduction) = &body.introduction {
+        check.text("introduction", introduction);
+    }
     let q1 = &body.stage_question;
     check.text("stage_question.heading", &q1.heading);
     check.text("stage_question.instructions", &q1.instructions);
