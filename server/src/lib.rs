@@ -1,8 +1,11 @@
 //! Stagewise server: the survey server behind the Telegram bot and the web forms.
 //!
-//! Today the library holds the instrument catalogue, the configuration and the command
-//! line; the GraphQL API, storage, email and web forms build on them.
+//! Today the library holds the instrument catalogue, the domain types, storage (redb and
+//! Redis behind one trait), the configuration and the command line; the GraphQL API,
+//! email and web forms build on them.
 
 pub mod catalogue;
 pub mod cli;
 pub mod config;
+pub mod domain;
+pub mod store;

@@ -1,8 +1,14 @@
-//! Helpers shared by the cross-crate end-to-end tests in `tests/tests/`.
+//! Helpers shared by the tests of every crate: locating the repository's folders and
+//! starting real services (a private `redis-server`) on free loopback ports.
 //!
-//! Only test support lives here: locating the repository's folders. No product logic.
+//! Only test support lives here, no product logic. Each service is a child process that
+//! is killed when its handle drops; readiness is polled, never slept for.
 
-use std::path::PathBuf;
+use std::io::{BufRead, BufReader, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 /// The repository root (the workspace folder).
 pub fn workspace_root() -> PathBuf {
@@ -15,4 +21,157 @@ pub fn workspace_root() -> PathBuf {
 /// The shipped questionnaire folder.
 pub fn questionnaires_dir() -> PathBuf {
     workspace_root().join("questionnaires")
+}
+
+/// A free TCP port on 127.0.0.1 (the OS picks it; the listener is closed at once).
+pub fn free_port() -> u16 {
+    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .and_then(|listener| listener.local_addr())
+        .map(|addr| addr.port())
+        .unwrap_or_else(|e| panic!("no free loopback port: {e}"))
+}
+
+/// Waits until `ready` returns true, polling with a short back-off, for at most `limit`.
+///
+/// # Panics
+/// When `limit` passes first, with `what` in the message.
+pub fn wait_until(what: &str, limit: Duration, mut ready: impl FnMut() -> bool) {
+    let start = Instant::now();
+    let mut pause = Duration::from_millis(2);
+    while !ready() {
+        assert!(start.elapsed() < limit, "{what} not ready after {limit:?}");
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(50));
+    }
+}
+
+/// A private `redis-server` with AOF (`appendfsync always`) in a temporary directory, on
+/// a free loopback port. Killed when dropped.
+pub struct RedisServer {
+    child: Option<Child>,
+    port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl RedisServer {
+    /// Starts one.
+    ///
+    /// # Panics
+    /// When `redis-server` is not installed (the message says how to install it) or does
+    /// not become ready.
+    pub fn start() -> Self {
+        let dir = tempfile::tempdir().expect("temporary directory for redis-server");
+        let mut server = Self {
+            child: None,
+            port: free_port(),
+            dir,
+        };
+        server.spawn();
+        server
+    }
+
+    fn spawn(&mut self) {
+        let child = Command::new("redis-server")
+            .args(["--bind", "127.0.0.1", "--port", &self.port.to_string()])
+            .args(["--dir", &self.dir.path().display().to_string()])
+            .args(["--appendonly", "yes", "--appendfsync", "always"])
+            .args(["--save", "", "--daemonize", "no", "--protected-mode", "yes"])
+            .args(["--logfile", "redis.log"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot start redis-server ({e}); install it with `apt-get install -y redis-server` \
+                     (.ci/run does this when it is missing)"
+                )
+            });
+        self.child = Some(child);
+        let port = self.port;
+        wait_until("redis-server", Duration::from_secs(10), || ping(port));
+    }
+
+    /// The port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// `redis://127.0.0.1:<port>/`.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    /// The data directory (holds the AOF).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Kills the server with SIGKILL, as a crash would.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts it again on the same port and directory (reading its AOF).
+    pub fn restart(&mut self) {
+        self.kill();
+        self.spawn();
+    }
+
+    /// Runs one command over RESP and returns the raw reply line(s), for tests that ask
+    /// the server directly (e.g. `CLUSTER KEYSLOT`, `CONFIG GET`).
+    pub fn command(&self, args: &[&str]) -> String {
+        let mut stream = TcpStream::connect(SocketAddr::from((Ipv4Addr::LOCALHOST, self.port)))
+            .expect("connect to redis-server");
+        let mut request = format!("*{}\r\n", args.len());
+        for arg in args {
+            request.push_str(&format!("${}\r\n{arg}\r\n", arg.len()));
+        }
+        stream.write_all(request.as_bytes()).expect("send");
+        let mut reader = BufReader::new(stream);
+        let mut line = String::new();
+        reader.read_line(&mut line).expect("reply");
+        if let Some(len) = line.strip_prefix('$') {
+            let len: i64 = len.trim().parse().unwrap_or(-1);
+            if len >= 0 {
+                let mut value = String::new();
+                reader.read_line(&mut value).expect("bulk");
+                return value.trim_end().to_owned();
+            }
+        }
+        line.trim_end().to_owned()
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn ping(port: u16) -> bool {
+    let Ok(mut stream) = TcpStream::connect(SocketAddr::from((Ipv4Addr::LOCALHOST, port))) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_millis(200)));
+    if stream.write_all(b"PING\r\n").is_err() {
+        return false;
+    }
+    let mut reply = String::new();
+    BufReader::new(stream).read_line(&mut reply).is_ok() && reply.starts_with("+PONG")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redis_server_starts_answers_and_keeps_data_across_a_kill() {
+        let mut redis = RedisServer::start();
+        assert_eq!(redis.command(&["SET", "k", "v"]), "+OK");
+        redis.restart();
+        assert_eq!(redis.command(&["GET", "k"]), "v", "the AOF kept the write");
+    }
 }

@@ -1,0 +1,29 @@
+//! Pure domain types and rules: parse-constructed newtypes, the response event log and
+//! its fold. No IO, no async, no serialisation derives: stored records and GraphQL types
+//! convert from these.
+
+pub mod answer;
+pub mod id;
+pub mod organisation;
+pub mod person;
+pub mod response;
+pub mod round;
+pub mod time;
+pub mod token;
+
+pub use answer::{
+    AnswerChange, AnswerValue, Channel, DateValue, EvidenceItem, EvidenceKind, FileRef,
+    MAX_LIST_ITEMS, MAX_SHORT_TEXT_CHARS, MAX_TEXT_CHARS, NamedRating, Rating, Stage, ValueError,
+};
+pub use id::{
+    IdError, IdempotencyKey, OrganisationId, PersonId, QuestionId, ResponseId, RoundId, TokenId,
+};
+pub use organisation::Organisation;
+pub use person::{EmailAddress, EmailError, Person, TelegramChatId};
+pub use response::{
+    Actor, Command, CommandError, CurrentAnswer, EventKind, Respondent, Response, ResponseEvent,
+    ResponseKey, ResponseMeta, ResponseStatus,
+};
+pub use round::{Assignment, Role, Round, RoundStatus, ValidationRecord};
+pub use time::Timestamp;
+pub use token::{ApiToken, LinkBinding, LinkToken, TokenHash, TokenRole};

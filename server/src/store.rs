@@ -1,0 +1,198 @@
+//! Storage: one [`Store`] trait, two backends (an embedded redb file, the default; and
+//! Redis, for several server instances), and the contract every backend must pass.
+//!
+//! Backends persist and index; they make no product decisions. The only rule they apply
+//! is [`ResponseMeta::decide`](crate::domain::ResponseMeta::decide), atomically with the
+//! write, so that a submitted response cannot change between a check and a write. Values
+//! are validated against the catalogue before a request reaches the store.
+
+pub mod contract;
+pub mod keys;
+pub mod record;
+pub mod redb;
+pub mod redis;
+
+use std::fmt;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::domain::{
+    Actor, ApiToken, Assignment, Channel, Command, CommandError, IdempotencyKey, LinkToken,
+    Organisation, OrganisationId, Person, PersonId, Response, ResponseEvent, ResponseKey, Round,
+    RoundId, TelegramChatId, Timestamp, TokenHash, TokenId, ValidationRecord,
+};
+
+/// How long a Telegram update id is remembered for de-duplication. Telegram redelivers
+/// unconfirmed updates for up to 24 hours; 48 hours leaves a margin.
+pub const UPDATE_MEMORY_MILLIS: i64 = 48 * 60 * 60 * 1000;
+
+/// A change requested of a response, with its provenance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResponseRequest {
+    /// The response (created by its first event).
+    pub key: ResponseKey,
+    /// The client's idempotency key.
+    pub idempotency_key: IdempotencyKey,
+    /// What to do.
+    pub command: Command,
+    /// When given, the request applies only if the response's last event is this one.
+    pub expected_seq: Option<u64>,
+    /// Who asks.
+    pub actor: Actor,
+    /// Through which channel.
+    pub channel: Channel,
+    /// When (recorded in the events).
+    pub at: Timestamp,
+}
+
+/// What a store recorded for a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Receipt {
+    /// The events recorded, in order (the same events when the request is replayed).
+    pub events: Vec<ResponseEvent>,
+    /// Whether this request's idempotency key had already been used, so nothing new was
+    /// recorded.
+    pub replayed: bool,
+}
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The response refused the command; nothing was written.
+    #[error(transparent)]
+    Refused(#[from] CommandError),
+    /// The idempotency key was used before for a different request on this response.
+    #[error("this idempotency key was already used for a different request")]
+    IdempotencyConflict,
+    /// The backend could not be reached or failed; the operation may be retried.
+    #[error("the store is unavailable")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// Stored data could not be read back.
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    /// The store was closed.
+    #[error("the store is closed")]
+    Closed,
+}
+
+impl StoreError {
+    /// Wraps a backend error as [`StoreError::Unavailable`].
+    pub fn unavailable(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self::Unavailable(Box::new(error))
+    }
+
+    /// Whether retrying the same request (with the same idempotency key) may succeed.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Self::Unavailable(_))
+    }
+}
+
+/// Which backend a store is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// Embedded redb file.
+    Redb,
+    /// Redis.
+    Redis,
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Redb => "redb",
+            Self::Redis => "redis",
+        })
+    }
+}
+
+/// Everything Stagewise keeps. Every method is atomic on its own; none spans several.
+/// Lists are returned in a stable order (by id unless said otherwise).
+#[async_trait]
+pub trait Store: Send + Sync + fmt::Debug {
+    /// Which backend this is.
+    fn backend(&self) -> Backend;
+
+    /// Succeeds when the store answers (readiness).
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Creates or replaces an organisation.
+    async fn put_organisation(&self, organisation: &Organisation) -> Result<(), StoreError>;
+    /// One organisation.
+    async fn organisation(&self, id: &OrganisationId) -> Result<Option<Organisation>, StoreError>;
+    /// Every organisation, by id.
+    async fn organisations(&self) -> Result<Vec<Organisation>, StoreError>;
+
+    /// Creates or replaces a person. A chat linked to this person is unlinked from any
+    /// other person.
+    async fn put_person(&self, person: &Person) -> Result<(), StoreError>;
+    /// One person.
+    async fn person(&self, id: &PersonId) -> Result<Option<Person>, StoreError>;
+    /// The person a Telegram chat is linked to.
+    async fn person_by_chat(&self, chat: TelegramChatId) -> Result<Option<Person>, StoreError>;
+    /// Every person, by id.
+    async fn persons(&self) -> Result<Vec<Person>, StoreError>;
+
+    /// Creates or replaces a round.
+    async fn put_round(&self, round: &Round) -> Result<(), StoreError>;
+    /// One round.
+    async fn round(&self, id: &RoundId) -> Result<Option<Round>, StoreError>;
+    /// Every round, by id.
+    async fn rounds(&self) -> Result<Vec<Round>, StoreError>;
+
+    /// Adds an assignment (a second identical one changes nothing). An assignment is
+    /// identified by round, organisation, person and role name; putting one with the same
+    /// identity replaces it (e.g. new outcome areas).
+    async fn put_assignment(&self, assignment: &Assignment) -> Result<(), StoreError>;
+    /// Removes an assignment; returns whether there was one.
+    async fn remove_assignment(&self, assignment: &Assignment) -> Result<bool, StoreError>;
+    /// The assignments of a round, by organisation, person, role.
+    async fn assignments(&self, round: &RoundId) -> Result<Vec<Assignment>, StoreError>;
+
+    /// Applies a request to a response atomically with its events, idempotently on the
+    /// request's key: the same key with the same request returns the first receipt
+    /// (`replayed`), with a different request fails with
+    /// [`StoreError::IdempotencyConflict`]. A refused command writes nothing.
+    async fn execute(&self, request: &ResponseRequest) -> Result<Receipt, StoreError>;
+    /// A response's current state; `None` before its first event.
+    async fn response(&self, key: &ResponseKey) -> Result<Option<Response>, StoreError>;
+    /// A response's events in order.
+    async fn history(&self, key: &ResponseKey) -> Result<Vec<ResponseEvent>, StoreError>;
+    /// The responses of a round that have events, by id.
+    async fn responses(&self, round: &RoundId) -> Result<Vec<ResponseKey>, StoreError>;
+
+    /// Records a validation (an audit trail: records are never replaced).
+    async fn add_validation(&self, record: &ValidationRecord) -> Result<(), StoreError>;
+    /// The validations of one organisation in a round, oldest first.
+    async fn validations(
+        &self,
+        round: &RoundId,
+        organisation: &OrganisationId,
+    ) -> Result<Vec<ValidationRecord>, StoreError>;
+
+    /// Creates or replaces an API token.
+    async fn put_api_token(&self, token: &ApiToken) -> Result<(), StoreError>;
+    /// The API token with this hash.
+    async fn api_token(&self, hash: &TokenHash) -> Result<Option<ApiToken>, StoreError>;
+    /// Every API token, by id.
+    async fn api_tokens(&self) -> Result<Vec<ApiToken>, StoreError>;
+    /// Revokes an API token; returns whether it existed.
+    async fn revoke_api_token(&self, id: &TokenId) -> Result<bool, StoreError>;
+
+    /// Creates or replaces a link token.
+    async fn put_link_token(&self, token: &LinkToken) -> Result<(), StoreError>;
+    /// The link token with this hash.
+    async fn link_token(&self, hash: &TokenHash) -> Result<Option<LinkToken>, StoreError>;
+    /// Revokes a link token; returns whether it existed.
+    async fn revoke_link_token(&self, hash: &TokenHash) -> Result<bool, StoreError>;
+
+    /// Remembers a Telegram update id; returns `true` the first time it is seen within
+    /// [`UPDATE_MEMORY_MILLIS`] of `now`.
+    async fn mark_update_seen(&self, update_id: i64, now: Timestamp) -> Result<bool, StoreError>;
+
+    /// Flushes and closes the store; later calls fail with [`StoreError::Closed`].
+    async fn close(&self) -> Result<(), StoreError>;
+}
+
+/// A shared store.
+pub type SharedStore = Arc<dyn Store>;

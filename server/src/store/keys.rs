@@ -1,0 +1,256 @@
+//! The Redis key layout, in one place.
+//!
+//! Every key starts with the configured prefix. Keys that one operation touches together
+//! share a hash tag (`{…}`), so each multi-key operation stays in one cluster slot:
+//!
+//! | key | type | holds |
+//! |---|---|---|
+//! | `P:{r:<response>}:meta` | hash | `status`, `last_seq`, `updated_at` |
+//! | `P:{r:<response>}:answers` | hash | question id → current answer record |
+//! | `P:{r:<response>}:events` | list | event records; index = seq − 1 |
+//! | `P:{r:<response>}:idem` | hash | idempotency key → idempotency record |
+//! | `P:{o:<organisation>}:org` | string | organisation record |
+//! | `P:orgs` | set | organisation ids |
+//! | `P:{p:<person>}:person` | string | person record |
+//! | `P:persons` | set | person ids |
+//! | `P:chats` | hash | Telegram chat id → person id |
+//! | `P:{g:<round>}:round` | string | round record |
+//! | `P:rounds` | set | round ids |
+//! | `P:{g:<round>}:assignments` | hash | `<org>/<person>/<role>` → assignment record |
+//! | `P:{g:<round>}:responses` | set | response ids with events |
+//! | `P:{g:<round>}:validations:<organisation>` | list | validation records, oldest first |
+//! | `P:{t:<hash>}:api` | string | API token record (hash = hex SHA-256 of the secret) |
+//! | `P:api-tokens` | hash | token id → token hash |
+//! | `P:{l:<hash>}:link` | string | link token record |
+//! | `P:tg:<update id>` | string | Telegram update seen (expires after 48 h) |
+//!
+//! Only validated ids go into keys: slugs (`[a-z0-9-]`), response ids built from slugs
+//! (`[a-z0-9-/@~]`), hex hashes and integers. Client-supplied strings that are not ids
+//! (idempotency keys, question ids) are hash fields, never key names.
+
+use crate::domain::{OrganisationId, PersonId, ResponseId, RoundId, TokenHash};
+
+/// Keys of one response; one hash tag, one slot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResponseKeys {
+    /// Status and log length.
+    pub meta: String,
+    /// Current answers.
+    pub answers: String,
+    /// The event log.
+    pub events: String,
+    /// Idempotency records.
+    pub idem: String,
+}
+
+impl ResponseKeys {
+    /// Every key, in the order the write script takes them.
+    pub fn all(&self) -> [&str; 4] {
+        [&self.meta, &self.answers, &self.events, &self.idem]
+    }
+}
+
+/// Keys of one round; one hash tag, one slot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoundKeys {
+    /// The round record.
+    pub round: String,
+    /// Its assignments.
+    pub assignments: String,
+    /// Ids of its responses.
+    pub responses: String,
+}
+
+/// Builds keys under a prefix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyLayout {
+    prefix: String,
+}
+
+impl KeyLayout {
+    /// A layout under `prefix` (validated by the configuration: `[a-z0-9-_:]`, no braces).
+    pub fn new(prefix: &str) -> Self {
+        Self {
+            prefix: prefix.to_owned(),
+        }
+    }
+
+    /// The prefix.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// The keys of a response.
+    pub fn response(&self, id: &ResponseId) -> ResponseKeys {
+        let base = format!("{}:{{r:{id}}}", self.prefix);
+        ResponseKeys {
+            meta: format!("{base}:meta"),
+            answers: format!("{base}:answers"),
+            events: format!("{base}:events"),
+            idem: format!("{base}:idem"),
+        }
+    }
+
+    /// The keys of a round.
+    pub fn round(&self, id: &RoundId) -> RoundKeys {
+        let base = format!("{}:{{g:{id}}}", self.prefix);
+        RoundKeys {
+            round: format!("{base}:round"),
+            assignments: format!("{base}:assignments"),
+            responses: format!("{base}:responses"),
+        }
+    }
+
+    /// The validation list of an organisation in a round (in the round's slot).
+    pub fn validations(&self, round: &RoundId, organisation: &OrganisationId) -> String {
+        format!("{}:{{g:{round}}}:validations:{organisation}", self.prefix)
+    }
+
+    /// An organisation record.
+    pub fn organisation(&self, id: &OrganisationId) -> String {
+        format!("{}:{{o:{id}}}:org", self.prefix)
+    }
+
+    /// The set of organisation ids.
+    pub fn organisations(&self) -> String {
+        format!("{}:orgs", self.prefix)
+    }
+
+    /// A person record.
+    pub fn person(&self, id: &PersonId) -> String {
+        format!("{}:{{p:{id}}}:person", self.prefix)
+    }
+
+    /// The set of person ids.
+    pub fn persons(&self) -> String {
+        format!("{}:persons", self.prefix)
+    }
+
+    /// Telegram chat id → person id.
+    pub fn chats(&self) -> String {
+        format!("{}:chats", self.prefix)
+    }
+
+    /// The set of round ids.
+    pub fn rounds(&self) -> String {
+        format!("{}:rounds", self.prefix)
+    }
+
+    /// An API token record.
+    pub fn api_token(&self, hash: &TokenHash) -> String {
+        format!("{}:{{t:{}}}:api", self.prefix, hash.to_hex())
+    }
+
+    /// API token id → hash.
+    pub fn api_tokens(&self) -> String {
+        format!("{}:api-tokens", self.prefix)
+    }
+
+    /// A link token record.
+    pub fn link_token(&self, hash: &TokenHash) -> String {
+        format!("{}:{{l:{}}}:link", self.prefix, hash.to_hex())
+    }
+
+    /// A seen Telegram update.
+    pub fn telegram_update(&self, update_id: i64) -> String {
+        format!("{}:tg:{update_id}", self.prefix)
+    }
+}
+
+/// Whether a key prefix is safe: 1–32 characters of `[a-z0-9-_:]`.
+pub fn is_valid_prefix(prefix: &str) -> bool {
+    !prefix.is_empty()
+        && prefix.len() <= 32
+        && prefix.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'_' | b':')
+        })
+}
+
+/// The Redis Cluster slot of a key: CRC16 (XMODEM) of the hash tag when the key has a
+/// non-empty `{…}`, else of the whole key, modulo 16384 — as Redis computes it.
+pub fn cluster_slot(key: &str) -> u16 {
+    let bytes = key.as_bytes();
+    let hashed = match bytes.iter().position(|&b| b == b'{') {
+        Some(open) => match bytes[open + 1..].iter().position(|&b| b == b'}') {
+            Some(len) if len > 0 => &bytes[open + 1..open + 1 + len],
+            _ => bytes,
+        },
+        None => bytes,
+    };
+    crc16(hashed) % 16384
+}
+
+fn crc16(bytes: &[u8]) -> u16 {
+    let mut crc: u16 = 0;
+    for &byte in bytes {
+        crc ^= u16::from(byte) << 8;
+        for _ in 0..8 {
+            crc = if crc & 0x8000 != 0 {
+                (crc << 1) ^ 0x1021
+            } else {
+                crc << 1
+            };
+        }
+    }
+    crc
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalogue::InstrumentRef;
+    use crate::domain::{Respondent, ResponseKey};
+    use proptest::prelude::*;
+
+    #[test]
+    fn crc16_matches_redis_reference_values() {
+        // Values from the Redis Cluster specification and `CLUSTER KEYSLOT`.
+        assert_eq!(crc16(b"123456789"), 0x31C3);
+        assert_eq!(cluster_slot("foo"), 12182);
+        assert_eq!(
+            cluster_slot("{user1000}.following"),
+            cluster_slot("{user1000}.followers")
+        );
+        assert_eq!(cluster_slot("foo{}{bar}"), cluster_slot("foo{}{bar}"));
+        assert_eq!(cluster_slot("{}foo"), crc16(b"{}foo") % 16384);
+    }
+
+    proptest! {
+        #[test]
+        fn keys_of_one_response_share_a_slot(
+            round in "[a-z][a-z0-9]{0,12}",
+            organisation in "[a-z][a-z0-9]{0,12}",
+            person in proptest::option::of("[a-z][a-z0-9]{0,12}"),
+        ) {
+            let key = ResponseKey {
+                round: RoundId::parse(&round).expect("slug"),
+                organisation: OrganisationId::parse(&organisation).expect("slug"),
+                instrument: InstrumentRef::parse("jiu-rbm-stages@1").expect("ref"),
+                respondent: match person {
+                    Some(p) => Respondent::Person(PersonId::parse(&p).expect("slug")),
+                    None => Respondent::Organisation,
+                },
+            };
+            let keys = KeyLayout::new("sw").response(&key.id());
+            let slot = cluster_slot(&keys.meta);
+            prop_assert!(keys.all().iter().all(|k| cluster_slot(k) == slot));
+            let round_keys = KeyLayout::new("sw").round(&key.round);
+            let round_slot = cluster_slot(&round_keys.round);
+            prop_assert_eq!(cluster_slot(&round_keys.assignments), round_slot);
+            prop_assert_eq!(cluster_slot(&round_keys.responses), round_slot);
+            prop_assert_eq!(
+                cluster_slot(&KeyLayout::new("sw").validations(&key.round, &key.organisation)),
+                round_slot
+            );
+        }
+    }
+
+    #[test]
+    fn prefixes_without_braces_only() {
+        assert!(is_valid_prefix("stagewise"));
+        assert!(is_valid_prefix("test:ab12"));
+        for bad in ["", "{x}", "a b", "é", &"a".repeat(33)] {
+            assert!(!is_valid_prefix(bad), "{bad:?}");
+        }
+    }
+}

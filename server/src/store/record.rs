@@ -1,0 +1,940 @@
+//! Stored records: the serialised form of domain types, shared by every backend.
+//!
+//! Each record is JSON with a version field `v`. Readers accept every version they know
+//! and convert older ones; writers always write the newest. A record format changes by
+//! adding a new version number and a conversion, never by changing what an existing
+//! version means (see ARCHITECTURE.md, "Data versioning").
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::catalogue::InstrumentRef;
+use crate::domain::{
+    Actor, AnswerChange, AnswerValue, ApiToken, Assignment, Channel, Command, CurrentAnswer,
+    DateValue, EventKind, EvidenceItem, EvidenceKind, FileRef, IdempotencyKey, LinkBinding,
+    LinkToken, NamedRating, Organisation, OrganisationId, Person, PersonId, QuestionId, Rating,
+    ResponseEvent, ResponseKey, ResponseMeta, ResponseStatus, Role, Round, RoundId, RoundStatus,
+    Stage, TelegramChatId, Timestamp, TokenHash, TokenId, TokenRole, ValidationRecord,
+};
+use crate::domain::{EmailAddress, ResponseId};
+
+use super::{ResponseRequest, StoreError};
+
+/// The version every record is written with today.
+pub const VERSION: u16 = 1;
+
+fn corrupt(what: &str, detail: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(format!("{what}: {detail}"))
+}
+
+fn check_version(what: &str, v: u16) -> Result<(), StoreError> {
+    if v == VERSION {
+        Ok(())
+    } else {
+        Err(corrupt(what, format!("unknown record version {v}")))
+    }
+}
+
+/// Encodes a record as JSON bytes.
+pub fn encode<T: Serialize>(record: &T) -> Vec<u8> {
+    // Records are plain data (strings, numbers, vectors): serialisation cannot fail.
+    serde_json::to_vec(record).unwrap_or_default()
+}
+
+/// Decodes JSON bytes into a record.
+///
+/// # Errors
+/// [`StoreError::Corrupt`] when the bytes are not such a record.
+pub fn decode<'a, T: Deserialize<'a>>(what: &str, bytes: &'a [u8]) -> Result<T, StoreError> {
+    serde_json::from_slice(bytes).map_err(|e| corrupt(what, e))
+}
+
+fn parse<T, E: std::fmt::Display>(what: &str, result: Result<T, E>) -> Result<T, StoreError> {
+    result.map_err(|e| corrupt(what, e))
+}
+
+// --- organisations and people ----------------------------------------------------------
+
+/// A stored organisation.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OrganisationRecord {
+    v: u16,
+    id: String,
+    name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    acronym: Option<String>,
+}
+
+impl From<&Organisation> for OrganisationRecord {
+    fn from(o: &Organisation) -> Self {
+        Self {
+            v: VERSION,
+            id: o.id.to_string(),
+            name: o.name.clone(),
+            acronym: o.acronym.clone(),
+        }
+    }
+}
+
+impl TryFrom<OrganisationRecord> for Organisation {
+    type Error = StoreError;
+    fn try_from(r: OrganisationRecord) -> Result<Self, StoreError> {
+        check_version("organisation", r.v)?;
+        Ok(Self {
+            id: parse("organisation id", OrganisationId::parse(&r.id))?,
+            name: r.name,
+            acronym: r.acronym,
+        })
+    }
+}
+
+/// A stored person.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PersonRecord {
+    v: u16,
+    id: String,
+    name: String,
+    email: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    telegram_chat: Option<i64>,
+}
+
+impl From<&Person> for PersonRecord {
+    fn from(p: &Person) -> Self {
+        Self {
+            v: VERSION,
+            id: p.id.to_string(),
+            name: p.name.clone(),
+            email: p.email.to_string(),
+            telegram_chat: p.telegram_chat.map(|c| c.0),
+        }
+    }
+}
+
+impl TryFrom<PersonRecord> for Person {
+    type Error = StoreError;
+    fn try_from(r: PersonRecord) -> Result<Self, StoreError> {
+        check_version("person", r.v)?;
+        Ok(Self {
+            id: parse("person id", PersonId::parse(&r.id))?,
+            name: r.name,
+            email: parse("email", EmailAddress::parse(&r.email))?,
+            telegram_chat: r.telegram_chat.map(TelegramChatId),
+        })
+    }
+}
+
+// --- rounds ------------------------------------------------------------------------------
+
+/// A stored round.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RoundRecord {
+    v: u16,
+    id: String,
+    title: String,
+    instruments: Vec<String>,
+    organisations: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    deadline: Option<i64>,
+    status: String,
+}
+
+impl From<&Round> for RoundRecord {
+    fn from(r: &Round) -> Self {
+        Self {
+            v: VERSION,
+            id: r.id.to_string(),
+            title: r.title.clone(),
+            instruments: r.instruments.iter().map(ToString::to_string).collect(),
+            organisations: r.organisations.iter().map(ToString::to_string).collect(),
+            deadline: r.deadline.map(Timestamp::millis),
+            status: r.status.as_str().to_owned(),
+        }
+    }
+}
+
+impl TryFrom<RoundRecord> for Round {
+    type Error = StoreError;
+    fn try_from(r: RoundRecord) -> Result<Self, StoreError> {
+        check_version("round", r.v)?;
+        Ok(Self {
+            id: parse("round id", RoundId::parse(&r.id))?,
+            title: r.title,
+            instruments: r
+                .instruments
+                .iter()
+                .map(|i| parse("instrument", InstrumentRef::parse(i)))
+                .collect::<Result<_, _>>()?,
+            organisations: r
+                .organisations
+                .iter()
+                .map(|o| parse("organisation id", OrganisationId::parse(o)))
+                .collect::<Result<_, _>>()?,
+            deadline: r.deadline.map(Timestamp::from_millis),
+            status: RoundStatus::parse(&r.status)
+                .ok_or_else(|| corrupt("round status", &r.status))?,
+        })
+    }
+}
+
+/// A stored assignment.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AssignmentRecord {
+    v: u16,
+    round: String,
+    organisation: String,
+    person: String,
+    role: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    outcome_areas: Vec<String>,
+}
+
+/// The identity of an assignment within its round: `<organisation>/<person>/<role>`.
+pub fn assignment_field(assignment: &Assignment) -> String {
+    format!(
+        "{}/{}/{}",
+        assignment.organisation,
+        assignment.person,
+        assignment.role.as_str()
+    )
+}
+
+impl From<&Assignment> for AssignmentRecord {
+    fn from(a: &Assignment) -> Self {
+        let outcome_areas = match &a.role {
+            Role::SeniorManager { outcome_areas } => outcome_areas.clone(),
+            _ => Vec::new(),
+        };
+        Self {
+            v: VERSION,
+            round: a.round.to_string(),
+            organisation: a.organisation.to_string(),
+            person: a.person.to_string(),
+            role: a.role.as_str().to_owned(),
+            outcome_areas,
+        }
+    }
+}
+
+impl TryFrom<AssignmentRecord> for Assignment {
+    type Error = StoreError;
+    fn try_from(r: AssignmentRecord) -> Result<Self, StoreError> {
+        check_version("assignment", r.v)?;
+        let role = match r.role.as_str() {
+            "focal-point" => Role::FocalPoint,
+            "senior-manager" => Role::SeniorManager {
+                outcome_areas: r.outcome_areas,
+            },
+            "independent-rater" => Role::IndependentRater,
+            "learning-participant" => Role::LearningParticipant,
+            other => return Err(corrupt("role", other)),
+        };
+        Ok(Self {
+            round: parse("round id", RoundId::parse(&r.round))?,
+            organisation: parse("organisation id", OrganisationId::parse(&r.organisation))?,
+            person: parse("person id", PersonId::parse(&r.person))?,
+            role,
+        })
+    }
+}
+
+/// A stored validation record.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ValidationRecordRecord {
+    v: u16,
+    round: String,
+    organisation: String,
+    component: String,
+    stage: u8,
+    note: String,
+    validator: String,
+    at: i64,
+}
+
+impl From<&ValidationRecord> for ValidationRecordRecord {
+    fn from(r: &ValidationRecord) -> Self {
+        Self {
+            v: VERSION,
+            round: r.round.to_string(),
+            organisation: r.organisation.to_string(),
+            component: r.component.clone(),
+            stage: r.stage.get(),
+            note: r.note.clone(),
+            validator: r.validator.to_string(),
+            at: r.at.millis(),
+        }
+    }
+}
+
+impl TryFrom<ValidationRecordRecord> for ValidationRecord {
+    type Error = StoreError;
+    fn try_from(r: ValidationRecordRecord) -> Result<Self, StoreError> {
+        check_version("validation", r.v)?;
+        Ok(Self {
+            round: parse("round id", RoundId::parse(&r.round))?,
+            organisation: parse("organisation id", OrganisationId::parse(&r.organisation))?,
+            component: r.component,
+            stage: parse("stage", Stage::parse(i64::from(r.stage)))?,
+            note: r.note,
+            validator: parse("person id", PersonId::parse(&r.validator))?,
+            at: Timestamp::from_millis(r.at),
+        })
+    }
+}
+
+// --- answers and events ------------------------------------------------------------------
+
+/// A stored answer value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum ValueRecord {
+    /// A stage.
+    Stage {
+        /// 1–5.
+        value: u8,
+    },
+    /// A rating.
+    Rating {
+        /// The rating.
+        value: u8,
+    },
+    /// A text.
+    Text {
+        /// The text.
+        value: String,
+    },
+    /// A list of lines.
+    TextList {
+        /// The lines.
+        value: Vec<String>,
+    },
+    /// A date.
+    Date {
+        /// `YYYY-MM-DD`.
+        value: String,
+    },
+    /// Evidence.
+    Evidence {
+        /// The items.
+        value: Vec<EvidenceRecord>,
+    },
+    /// Named activities.
+    OtherActivities {
+        /// The items.
+        value: Vec<NamedRatingRecord>,
+    },
+}
+
+/// A stored evidence item.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EvidenceRecord {
+    kind: String,
+    text: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    file: Option<FileRecord>,
+}
+
+/// A stored file reference.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FileRecord {
+    name: String,
+    size: u64,
+    telegram_file_id: String,
+}
+
+/// A stored named rating.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NamedRatingRecord {
+    name: String,
+    rating: u8,
+}
+
+impl From<&AnswerValue> for ValueRecord {
+    fn from(value: &AnswerValue) -> Self {
+        match value {
+            AnswerValue::Stage(s) => Self::Stage { value: s.get() },
+            AnswerValue::Rating(r) => Self::Rating { value: r.get() },
+            AnswerValue::Text(t) => Self::Text { value: t.clone() },
+            AnswerValue::TextList(l) => Self::TextList { value: l.clone() },
+            AnswerValue::Date(d) => Self::Date {
+                value: d.as_str().to_owned(),
+            },
+            AnswerValue::Evidence(items) => Self::Evidence {
+                value: items
+                    .iter()
+                    .map(|i| EvidenceRecord {
+                        kind: match i.kind {
+                            EvidenceKind::Document => "document",
+                            EvidenceKind::Person => "person",
+                        }
+                        .to_owned(),
+                        text: i.text.clone(),
+                        file: i.file.as_ref().map(|f| FileRecord {
+                            name: f.name.clone(),
+                            size: f.size,
+                            telegram_file_id: f.telegram_file_id.clone(),
+                        }),
+                    })
+                    .collect(),
+            },
+            AnswerValue::OtherActivities(items) => Self::OtherActivities {
+                value: items
+                    .iter()
+                    .map(|n| NamedRatingRecord {
+                        name: n.name.clone(),
+                        rating: n.rating.get(),
+                    })
+                    .collect(),
+            },
+        }
+    }
+}
+
+impl TryFrom<ValueRecord> for AnswerValue {
+    type Error = StoreError;
+    fn try_from(r: ValueRecord) -> Result<Self, StoreError> {
+        Ok(match r {
+            ValueRecord::Stage { value } => {
+                Self::Stage(parse("stage", Stage::parse(i64::from(value)))?)
+            }
+            // The scale was checked against the catalogue when written.
+            ValueRecord::Rating { value } => Self::Rating(parse(
+                "rating",
+                Rating::parse(i64::from(value), 0, u8::MAX),
+            )?),
+            ValueRecord::Text { value } => Self::Text(value),
+            ValueRecord::TextList { value } => Self::TextList(value),
+            ValueRecord::Date { value } => Self::Date(parse("date", DateValue::parse(&value))?),
+            ValueRecord::Evidence { value } => Self::Evidence(
+                value
+                    .into_iter()
+                    .map(|e| {
+                        Ok(EvidenceItem {
+                            kind: match e.kind.as_str() {
+                                "document" => EvidenceKind::Document,
+                                "person" => EvidenceKind::Person,
+                                other => return Err(corrupt("evidence kind", other)),
+                            },
+                            text: e.text,
+                            file: e.file.map(|f| FileRef {
+                                name: f.name,
+                                size: f.size,
+                                telegram_file_id: f.telegram_file_id,
+                            }),
+                        })
+                    })
+                    .collect::<Result<_, StoreError>>()?,
+            ),
+            ValueRecord::OtherActivities { value } => Self::OtherActivities(
+                value
+                    .into_iter()
+                    .map(|n| {
+                        Ok(NamedRating {
+                            name: n.name,
+                            rating: parse(
+                                "rating",
+                                Rating::parse(i64::from(n.rating), 0, u8::MAX),
+                            )?,
+                        })
+                    })
+                    .collect::<Result<_, StoreError>>()?,
+            ),
+        })
+    }
+}
+
+fn actor_text(actor: &Actor) -> String {
+    match actor {
+        Actor::Person(p) => format!("person:{p}"),
+        Actor::Token(t) => format!("token:{t}"),
+        Actor::System => "system".to_owned(),
+    }
+}
+
+fn parse_actor(text: &str) -> Result<Actor, StoreError> {
+    if text == "system" {
+        return Ok(Actor::System);
+    }
+    match text.split_once(':') {
+        Some(("person", id)) => Ok(Actor::Person(parse("person id", PersonId::parse(id))?)),
+        Some(("token", id)) => Ok(Actor::Token(parse("token id", TokenId::parse(id))?)),
+        _ => Err(corrupt("actor", text)),
+    }
+}
+
+fn parse_channel(text: &str) -> Result<Channel, StoreError> {
+    Channel::parse(text).ok_or_else(|| corrupt("channel", text))
+}
+
+/// What a stored event records.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum EventKindRecord {
+    /// An answer set.
+    Set {
+        /// The question.
+        question: String,
+        /// The value.
+        value: ValueRecord,
+    },
+    /// An answer cleared.
+    Clear {
+        /// The question.
+        question: String,
+    },
+    /// Submitted.
+    Submitted,
+    /// Reopened.
+    Reopened {
+        /// Why.
+        reason: String,
+    },
+}
+
+impl From<&EventKind> for EventKindRecord {
+    fn from(kind: &EventKind) -> Self {
+        match kind {
+            EventKind::Answer {
+                question,
+                change: AnswerChange::Set(value),
+            } => Self::Set {
+                question: question.to_string(),
+                value: value.into(),
+            },
+            EventKind::Answer {
+                question,
+                change: AnswerChange::Clear,
+            } => Self::Clear {
+                question: question.to_string(),
+            },
+            EventKind::Submitted => Self::Submitted,
+            EventKind::Reopened { reason } => Self::Reopened {
+                reason: reason.clone(),
+            },
+        }
+    }
+}
+
+impl TryFrom<EventKindRecord> for EventKind {
+    type Error = StoreError;
+    fn try_from(r: EventKindRecord) -> Result<Self, StoreError> {
+        Ok(match r {
+            EventKindRecord::Set { question, value } => Self::Answer {
+                question: parse("question id", QuestionId::parse(&question))?,
+                change: AnswerChange::Set(value.try_into()?),
+            },
+            EventKindRecord::Clear { question } => Self::Answer {
+                question: parse("question id", QuestionId::parse(&question))?,
+                change: AnswerChange::Clear,
+            },
+            EventKindRecord::Submitted => Self::Submitted,
+            EventKindRecord::Reopened { reason } => Self::Reopened { reason },
+        })
+    }
+}
+
+/// A stored event. The response id is not repeated inside: the record lives under it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventRecord {
+    v: u16,
+    /// Position in the log.
+    pub seq: u64,
+    #[serde(flatten)]
+    kind: EventKindRecord,
+    actor: String,
+    channel: String,
+    at: i64,
+    key: String,
+}
+
+impl From<&ResponseEvent> for EventRecord {
+    fn from(e: &ResponseEvent) -> Self {
+        Self {
+            v: VERSION,
+            seq: e.seq,
+            kind: (&e.kind).into(),
+            actor: actor_text(&e.actor),
+            channel: e.channel.as_str().to_owned(),
+            at: e.at.millis(),
+            key: e.idempotency_key.to_string(),
+        }
+    }
+}
+
+impl EventRecord {
+    /// The event, placed in `response`.
+    ///
+    /// # Errors
+    /// [`StoreError::Corrupt`] for a record that does not parse.
+    pub fn into_event(self, response: &ResponseId) -> Result<ResponseEvent, StoreError> {
+        check_version("event", self.v)?;
+        Ok(ResponseEvent {
+            response: response.clone(),
+            seq: self.seq,
+            kind: self.kind.try_into()?,
+            actor: parse_actor(&self.actor)?,
+            channel: parse_channel(&self.channel)?,
+            at: Timestamp::from_millis(self.at),
+            idempotency_key: parse("idempotency key", IdempotencyKey::parse(&self.key))?,
+        })
+    }
+}
+
+/// A stored current answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AnswerRecord {
+    v: u16,
+    value: ValueRecord,
+    seq: u64,
+    actor: String,
+    channel: String,
+    at: i64,
+}
+
+impl AnswerRecord {
+    /// The current answer an event sets, or `None` for an event that clears or is not an
+    /// answer.
+    pub fn from_event(event: &ResponseEvent) -> Option<Self> {
+        match &event.kind {
+            EventKind::Answer {
+                change: AnswerChange::Set(value),
+                ..
+            } => Some(Self {
+                v: VERSION,
+                value: value.into(),
+                seq: event.seq,
+                actor: actor_text(&event.actor),
+                channel: event.channel.as_str().to_owned(),
+                at: event.at.millis(),
+            }),
+            _ => None,
+        }
+    }
+}
+
+impl TryFrom<AnswerRecord> for CurrentAnswer {
+    type Error = StoreError;
+    fn try_from(r: AnswerRecord) -> Result<Self, StoreError> {
+        check_version("answer", r.v)?;
+        Ok(Self {
+            value: r.value.try_into()?,
+            seq: r.seq,
+            actor: parse_actor(&r.actor)?,
+            channel: parse_channel(&r.channel)?,
+            at: Timestamp::from_millis(r.at),
+        })
+    }
+}
+
+/// A stored response meta: status, log length and last change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MetaRecord {
+    v: u16,
+    /// `draft` or `submitted`.
+    pub submitted: bool,
+    /// Seq of the last event.
+    pub last_seq: u64,
+    /// When the last event happened.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<i64>,
+}
+
+impl MetaRecord {
+    /// The record of a meta.
+    pub fn new(meta: &ResponseMeta, updated_at: Option<Timestamp>) -> Self {
+        Self {
+            v: VERSION,
+            submitted: meta.status == ResponseStatus::Submitted,
+            last_seq: meta.last_seq,
+            updated_at: updated_at.map(Timestamp::millis),
+        }
+    }
+
+    /// The meta it records.
+    pub fn meta(&self) -> ResponseMeta {
+        ResponseMeta {
+            status: if self.submitted {
+                ResponseStatus::Submitted
+            } else {
+                ResponseStatus::Draft
+            },
+            last_seq: self.last_seq,
+        }
+    }
+}
+
+/// What an idempotency key recorded: which request (by fingerprint) and which events.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdempotencyRecord {
+    v: u16,
+    /// SHA-256 (hex) of the request, without its time.
+    pub fingerprint: String,
+    /// Seq of the first event recorded (0 when none was).
+    pub first_seq: u64,
+    /// How many events were recorded.
+    pub count: u64,
+}
+
+impl IdempotencyRecord {
+    /// The record for a request whose events start at `first_seq`.
+    pub fn new(request: &ResponseRequest, first_seq: u64, count: u64) -> Self {
+        Self {
+            v: VERSION,
+            fingerprint: fingerprint(request),
+            first_seq,
+            count,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct FingerprintInput<'a> {
+    command: CommandRecord,
+    expected_seq: Option<u64>,
+    actor: String,
+    channel: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(tag = "command", rename_all = "kebab-case")]
+enum CommandRecord {
+    Answers { answers: Vec<EventKindRecord> },
+    Submit,
+    Reopen { reason: String },
+}
+
+/// SHA-256 (hex) of what a request asks for: its command, expected seq, actor and
+/// channel. The time is left out, so a client's retry of the same request matches.
+pub fn fingerprint(request: &ResponseRequest) -> String {
+    let command = match &request.command {
+        Command::Answers(answers) => CommandRecord::Answers {
+            answers: answers
+                .iter()
+                .map(|(question, change)| {
+                    (&EventKind::Answer {
+                        question: question.clone(),
+                        change: change.clone(),
+                    })
+                        .into()
+                })
+                .collect(),
+        },
+        Command::Submit => CommandRecord::Submit,
+        Command::Reopen { reason } => CommandRecord::Reopen {
+            reason: reason.clone(),
+        },
+    };
+    let input = FingerprintInput {
+        command,
+        expected_seq: request.expected_seq,
+        actor: actor_text(&request.actor),
+        channel: request.channel.as_str(),
+    };
+    hex::encode(Sha256::digest(encode(&input)))
+}
+
+/// The events a request records, numbered from `meta.last_seq + 1`.
+///
+/// # Errors
+/// [`StoreError::Refused`] when the response refuses the command.
+pub fn plan_events(
+    meta: &ResponseMeta,
+    request: &ResponseRequest,
+) -> Result<Vec<ResponseEvent>, StoreError> {
+    let kinds = meta.decide(&request.command, request.expected_seq)?;
+    let response = request.key.id();
+    Ok(kinds
+        .into_iter()
+        .zip(meta.last_seq + 1..)
+        .map(|(kind, seq)| ResponseEvent {
+            response: response.clone(),
+            seq,
+            kind,
+            actor: request.actor.clone(),
+            channel: request.channel,
+            at: request.at,
+            idempotency_key: request.idempotency_key.clone(),
+        })
+        .collect())
+}
+
+// --- tokens ------------------------------------------------------------------------------
+
+/// A stored API token.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ApiTokenRecord {
+    v: u16,
+    id: String,
+    hash: String,
+    role: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    rounds: Vec<String>,
+    label: String,
+    created_at: i64,
+    revoked: bool,
+}
+
+impl From<&ApiToken> for ApiTokenRecord {
+    fn from(t: &ApiToken) -> Self {
+        let (role, rounds) = match &t.role {
+            TokenRole::Admin => ("admin", Vec::new()),
+            TokenRole::Validator { rounds } => (
+                "validator",
+                rounds.iter().map(ToString::to_string).collect(),
+            ),
+            TokenRole::Bot => ("bot", Vec::new()),
+        };
+        Self {
+            v: VERSION,
+            id: t.id.to_string(),
+            hash: t.hash.to_hex(),
+            role: role.to_owned(),
+            rounds,
+            label: t.label.clone(),
+            created_at: t.created_at.millis(),
+            revoked: t.revoked,
+        }
+    }
+}
+
+impl TryFrom<ApiTokenRecord> for ApiToken {
+    type Error = StoreError;
+    fn try_from(r: ApiTokenRecord) -> Result<Self, StoreError> {
+        check_version("api token", r.v)?;
+        let role = match r.role.as_str() {
+            "admin" => TokenRole::Admin,
+            "validator" => TokenRole::Validator {
+                rounds: r
+                    .rounds
+                    .iter()
+                    .map(|id| parse("round id", RoundId::parse(id)))
+                    .collect::<Result<_, _>>()?,
+            },
+            "bot" => TokenRole::Bot,
+            other => return Err(corrupt("token role", other)),
+        };
+        Ok(Self {
+            id: parse("token id", TokenId::parse(&r.id))?,
+            hash: TokenHash::from_hex(&r.hash).ok_or_else(|| corrupt("token hash", "not hex"))?,
+            role,
+            label: r.label,
+            created_at: Timestamp::from_millis(r.created_at),
+            revoked: r.revoked,
+        })
+    }
+}
+
+/// A stored link token.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LinkTokenRecord {
+    v: u16,
+    hash: String,
+    response: String,
+    person: String,
+    expires_at: i64,
+    revoked: bool,
+    created_at: i64,
+}
+
+impl From<&LinkToken> for LinkTokenRecord {
+    fn from(t: &LinkToken) -> Self {
+        Self {
+            v: VERSION,
+            hash: t.hash.to_hex(),
+            response: t.binding.response.id().to_string(),
+            person: t.binding.person.to_string(),
+            expires_at: t.expires_at.millis(),
+            revoked: t.revoked,
+            created_at: t.created_at.millis(),
+        }
+    }
+}
+
+impl TryFrom<LinkTokenRecord> for LinkToken {
+    type Error = StoreError;
+    fn try_from(r: LinkTokenRecord) -> Result<Self, StoreError> {
+        check_version("link token", r.v)?;
+        Ok(Self {
+            hash: TokenHash::from_hex(&r.hash).ok_or_else(|| corrupt("token hash", "not hex"))?,
+            binding: LinkBinding {
+                response: ResponseKey::parse(&r.response)
+                    .ok_or_else(|| corrupt("response id", &r.response))?,
+                person: parse("person id", PersonId::parse(&r.person))?,
+            },
+            expires_at: Timestamp::from_millis(r.expires_at),
+            revoked: r.revoked,
+            created_at: Timestamp::from_millis(r.created_at),
+        })
+    }
+}
+
+impl LinkTokenRecord {
+    /// Marks the record revoked.
+    pub fn revoke(&mut self) {
+        self.revoked = true;
+    }
+}
+
+impl ApiTokenRecord {
+    /// Marks the record revoked.
+    pub fn revoke(&mut self) {
+        self.revoked = true;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Respondent, Stage};
+
+    fn request(value: u8, at: i64) -> ResponseRequest {
+        ResponseRequest {
+            key: ResponseKey {
+                round: RoundId::parse("r").expect("id"),
+                organisation: OrganisationId::parse("o").expect("id"),
+                instrument: InstrumentRef::parse("jiu-rbm-stages@1").expect("ref"),
+                respondent: Respondent::Organisation,
+            },
+            idempotency_key: IdempotencyKey::parse("k1").expect("key"),
+            command: Command::Answers(vec![(
+                QuestionId::parse("1.1/stage").expect("id"),
+                AnswerChange::Set(AnswerValue::Stage(
+                    Stage::parse(i64::from(value)).expect("stage"),
+                )),
+            )]),
+            expected_seq: None,
+            actor: Actor::System,
+            channel: Channel::Graphql,
+            at: Timestamp::from_millis(at),
+        }
+    }
+
+    #[test]
+    fn fingerprint_ignores_time_but_not_content() {
+        assert_eq!(fingerprint(&request(3, 1)), fingerprint(&request(3, 2)));
+        assert_ne!(fingerprint(&request(3, 1)), fingerprint(&request(4, 1)));
+    }
+
+    #[test]
+    fn events_round_trip_through_records() {
+        let events = plan_events(&ResponseMeta::default(), &request(3, 7)).expect("planned");
+        assert_eq!(events[0].seq, 1);
+        let record = EventRecord::from(&events[0]);
+        let bytes = encode(&record);
+        let back: EventRecord = decode("event", &bytes).expect("decodes");
+        assert_eq!(
+            back.into_event(&events[0].response).expect("event"),
+            events[0]
+        );
+    }
+
+    #[test]
+    fn unknown_versions_are_corrupt_not_misread() {
+        let bytes = br#"{"v":9,"id":"unicef","name":"UNICEF"}"#;
+        let record: OrganisationRecord = decode("organisation", bytes).expect("json");
+        assert!(matches!(
+            Organisation::try_from(record),
+            Err(StoreError::Corrupt(_))
+        ));
+    }
+}

@@ -1,0 +1,1 @@
+//! The embedded backend: one redb file under the data directory (the default).

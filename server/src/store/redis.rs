@@ -1,0 +1,1 @@
+//! The Redis backend, for deployments with several server instances.
