@@ -37,6 +37,33 @@ pub enum Command {
         #[command(subcommand)]
         action: CatalogueAction,
     },
+    /// Work with the configured store.
+    Store {
+        /// What to do with it.
+        #[command(subcommand)]
+        action: StoreAction,
+    },
+}
+
+/// Store commands.
+#[derive(Debug, Subcommand)]
+pub enum StoreAction {
+    /// Check that the configured store opens and answers.
+    Check,
+    /// Write synthetic answers from concurrent writers into round `load-test` and print
+    /// each acknowledged write (`ack <response> <idempotency key> <first seq>`); used by
+    /// the crash tests. Running it again resends the same requests with the same keys.
+    LoadTest {
+        /// Concurrent writers (one synthetic organisation each).
+        #[arg(long, default_value_t = 64)]
+        writers: usize,
+        /// Requests per writer.
+        #[arg(long, default_value_t = 100)]
+        requests: usize,
+        /// Print only the summary.
+        #[arg(long)]
+        quiet: bool,
+    },
 }
 
 /// Catalogue commands.
@@ -78,6 +105,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     let catalogue_dir = loaded.catalogue_dir();
     match cli.command {
         None => start(&loaded, &catalogue_dir),
+        Some(Command::Store { action }) => {
+            init_tracing(&loaded.settings.log.filter);
+            run_store(&loaded, action)
+        }
         Some(Command::Catalogue { action }) => match action {
             CatalogueAction::Check { dir } => {
                 let dir = dir.unwrap_or(catalogue_dir);
@@ -102,6 +133,50 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             }
         },
     }
+}
+
+fn run_store(loaded: &config::LoadedSettings, action: StoreAction) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("failed to start the async runtime")?;
+    runtime.block_on(async {
+        let store = crate::store::open(loaded)
+            .await
+            .context("failed to open the store")?;
+        let outcome = match action {
+            StoreAction::Check => store
+                .ping()
+                .await
+                .map(|()| println!("store ({}) answers", store.backend()))
+                .context("the store does not answer"),
+            StoreAction::LoadTest {
+                writers,
+                requests,
+                quiet,
+            } => {
+                let load = crate::store::load::LoadTest {
+                    writers,
+                    requests,
+                    print_acks: !quiet,
+                };
+                let report = crate::store::load::run(std::sync::Arc::clone(&store), load)
+                    .await
+                    .context("the load test failed")?;
+                eprintln!(
+                    "load-test ({}): {} writes acknowledged ({} replayed) in {:.2} s, {:.0}/s",
+                    store.backend(),
+                    report.acknowledged,
+                    report.replayed,
+                    report.seconds,
+                    report.acknowledged as f64 / report.seconds.max(f64::EPSILON)
+                );
+                Ok(())
+            }
+        };
+        store.close().await.context("failed to close the store")?;
+        outcome
+    })
 }
 
 fn start(loaded: &config::LoadedSettings, catalogue_dir: &std::path::Path) -> anyhow::Result<()> {

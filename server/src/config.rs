@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
+use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
 /// The configuration folder of the repository this binary was built from, so that
@@ -23,7 +24,91 @@ pub struct Settings {
     pub catalogue: CatalogueSettings,
     /// What the server logs.
     pub log: LogSettings,
+    /// Where answers are kept.
+    pub store: StoreSettings,
 }
+
+/// `[store]`
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreSettings {
+    /// `redb` (an embedded file; the default) or `redis`.
+    pub backend: BackendKind,
+    /// `[store.redb]`
+    pub redb: RedbSettings,
+    /// `[store.redis]`
+    pub redis: RedisSettings,
+}
+
+impl Default for StoreSettings {
+    fn default() -> Self {
+        Self {
+            backend: BackendKind::Redb,
+            redb: RedbSettings::default(),
+            redis: RedisSettings::default(),
+        }
+    }
+}
+
+/// The storage backends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendKind {
+    /// Embedded redb file.
+    Redb,
+    /// Redis.
+    Redis,
+}
+
+/// `[store.redb]`
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RedbSettings {
+    /// The database file; a relative path is taken from the parent of the configuration
+    /// folder.
+    pub path: PathBuf,
+}
+
+impl Default for RedbSettings {
+    fn default() -> Self {
+        Self {
+            path: PathBuf::from("data/stagewise.redb"),
+        }
+    }
+}
+
+/// `[store.redis]`
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RedisSettings {
+    /// Connection URL, e.g. `redis://127.0.0.1:6379/` or `rediss://:password@host/`.
+    /// Secret: it may hold a password, so it is never printed.
+    #[serde(serialize_with = "expose")]
+    pub url: SecretString,
+    /// Prefix of every key: 1–32 characters of `[a-z0-9-_:]`.
+    pub key_prefix: String,
+}
+
+fn expose<S: serde::Serializer>(secret: &SecretString, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(secret.expose_secret())
+}
+
+impl Default for RedisSettings {
+    fn default() -> Self {
+        Self {
+            url: SecretString::from("redis://127.0.0.1:6379/"),
+            key_prefix: "stagewise".to_owned(),
+        }
+    }
+}
+
+impl PartialEq for RedisSettings {
+    fn eq(&self, other: &Self) -> bool {
+        self.url.expose_secret() == other.url.expose_secret() && self.key_prefix == other.key_prefix
+    }
+}
+
+impl Eq for RedisSettings {}
 
 /// `[catalogue]`
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
@@ -71,6 +156,11 @@ impl LoadedSettings {
     /// The catalogue folder, resolved against the parent of the configuration folder.
     pub fn catalogue_dir(&self) -> PathBuf {
         resolve(&self.config_dir, &self.settings.catalogue.dir)
+    }
+
+    /// The redb file, resolved against the parent of the configuration folder.
+    pub fn redb_path(&self) -> PathBuf {
+        resolve(&self.config_dir, &self.settings.store.redb.path)
     }
 }
 
@@ -126,6 +216,12 @@ mod tests {
             .expect("write");
         let error = load(dir.path()).expect_err("typo rejected");
         assert!(error.to_string().contains("dri"), "{error}");
+    }
+
+    #[test]
+    fn the_redis_url_is_not_printed() {
+        let settings = Settings::default();
+        assert!(!format!("{settings:?}").contains("6379"));
     }
 
     #[test]

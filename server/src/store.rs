@@ -8,6 +8,7 @@
 
 pub mod contract;
 pub mod keys;
+pub mod load;
 pub mod record;
 pub mod redb;
 pub mod redis;
@@ -196,3 +197,18 @@ pub trait Store: Send + Sync + fmt::Debug {
 
 /// A shared store.
 pub type SharedStore = Arc<dyn Store>;
+
+/// Opens the configured backend.
+///
+/// # Errors
+/// [`StoreError::Unavailable`] when the file cannot be opened or Redis cannot be reached.
+pub async fn open(settings: &crate::config::LoadedSettings) -> Result<SharedStore, StoreError> {
+    use secrecy::ExposeSecret;
+    let store = &settings.settings.store;
+    Ok(match store.backend {
+        crate::config::BackendKind::Redb => Arc::new(redb::open(&settings.redb_path())?),
+        crate::config::BackendKind::Redis => Arc::new(
+            redis::connect(store.redis.url.expose_secret(), &store.redis.key_prefix).await?,
+        ),
+    })
+}

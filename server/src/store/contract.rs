@@ -1,1 +1,726 @@
-//! The contract every store backend must pass.
+//! The contract every store backend must pass: one story per check, run by the tests
+//! against redb (a temporary file) and against a real Redis (a private `redis-server`).
+//!
+//! Checks panic with a message on failure; each takes a fresh, empty store. This module
+//! holds test logic only and is never called by the server itself.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use crate::catalogue::InstrumentRef;
+use crate::domain::{
+    Actor, AnswerChange, AnswerValue, ApiToken, Assignment, Channel, Command, CommandError,
+    EmailAddress, EventKind, IdempotencyKey, LinkBinding, LinkToken, Organisation, OrganisationId,
+    Person, PersonId, QuestionId, Rating, Respondent, Response, ResponseKey, ResponseStatus, Role,
+    Round, RoundId, RoundStatus, Stage, TelegramChatId, Timestamp, TokenHash, TokenId, TokenRole,
+    ValidationRecord,
+};
+
+use super::{Receipt, ResponseRequest, SharedStore, Store, StoreError};
+
+/// A check of the contract.
+pub type Check = fn(SharedStore) -> Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// Every check, by name.
+pub const CHECKS: &[(&str, Check)] = &[
+    ("organisations", |s| Box::pin(organisations(s))),
+    ("persons and chat links", |s| Box::pin(persons_and_chats(s))),
+    ("rounds and assignments", |s| {
+        Box::pin(rounds_and_assignments(s))
+    }),
+    ("answers with their events", |s| {
+        Box::pin(answers_with_events(s))
+    }),
+    ("idempotent requests", |s| Box::pin(idempotent_requests(s))),
+    ("refused commands change nothing", |s| Box::pin(refusals(s))),
+    ("one response per respondent", |s| Box::pin(respondents(s))),
+    ("concurrent writers", |s| Box::pin(concurrent_writers(s))),
+    ("validations", |s| Box::pin(validations(s))),
+    ("tokens", |s| Box::pin(tokens(s))),
+    ("telegram updates", |s| Box::pin(telegram_updates(s))),
+    ("closed store", |s| Box::pin(closed_store(s))),
+];
+
+// --- fixtures ------------------------------------------------------------------------
+
+fn id<T>(result: Result<T, crate::domain::IdError>) -> T {
+    result.unwrap_or_else(|e| panic!("fixture id: {e}"))
+}
+
+/// The consolidated stage-questionnaire response of `organisation` in round `r-2026`.
+pub fn response_key(organisation: &str) -> ResponseKey {
+    ResponseKey {
+        round: id(RoundId::parse("r-2026")),
+        organisation: id(OrganisationId::parse(organisation)),
+        instrument: InstrumentRef::parse("jiu-rbm-stages@1")
+            .unwrap_or_else(|e| panic!("fixture instrument: {e}")),
+        respondent: Respondent::Organisation,
+    }
+}
+
+/// A question id.
+pub fn question(text: &str) -> QuestionId {
+    id(QuestionId::parse(text))
+}
+
+/// A stage value.
+pub fn stage(value: i64) -> AnswerValue {
+    AnswerValue::Stage(Stage::parse(value).unwrap_or_else(|e| panic!("fixture stage: {e}")))
+}
+
+/// A request setting or clearing answers.
+pub fn answers(
+    key: &ResponseKey,
+    idempotency_key: &str,
+    changes: Vec<(QuestionId, AnswerChange)>,
+) -> ResponseRequest {
+    request(key, idempotency_key, Command::Answers(changes))
+}
+
+/// A request with any command, by a fixed person through Telegram.
+pub fn request(key: &ResponseKey, idempotency_key: &str, command: Command) -> ResponseRequest {
+    ResponseRequest {
+        key: key.clone(),
+        idempotency_key: id(IdempotencyKey::parse(idempotency_key)),
+        command,
+        expected_seq: None,
+        actor: Actor::Person(id(PersonId::parse("p-focal"))),
+        channel: Channel::Telegram,
+        at: Timestamp::from_millis(1_790_000_000_000),
+    }
+}
+
+fn person(person_id: &str, chat: Option<i64>) -> Person {
+    Person {
+        id: id(PersonId::parse(person_id)),
+        name: format!("Person {person_id}"),
+        email: EmailAddress::parse(&format!("{person_id}@example.org"))
+            .unwrap_or_else(|e| panic!("fixture email: {e}")),
+        telegram_chat: chat.map(TelegramChatId),
+    }
+}
+
+async fn ok<T>(what: &str, future: impl Future<Output = Result<T, StoreError>>) -> T {
+    future
+        .await
+        .unwrap_or_else(|e| panic!("{what} failed: {e} ({e:?})"))
+}
+
+async fn current(store: &dyn Store, key: &ResponseKey) -> Response {
+    ok("response", store.response(key))
+        .await
+        .unwrap_or_else(|| panic!("response {} exists", key.id()))
+}
+
+/// Asserts that the stored state of a response equals the fold of its log.
+pub async fn assert_state_is_fold(store: &dyn Store, key: &ResponseKey) {
+    let history = ok("history", store.history(key)).await;
+    let seqs: Vec<u64> = history.iter().map(|e| e.seq).collect();
+    let expected: Vec<u64> = (1..=history.len() as u64).collect();
+    assert_eq!(seqs, expected, "the log of {} has no gaps", key.id());
+    let stored = ok("response", store.response(key)).await;
+    if history.is_empty() {
+        assert!(stored.is_none(), "no events, no response");
+    } else {
+        assert_eq!(
+            stored,
+            Some(Response::replay(key.clone(), &history)),
+            "the stored state of {} equals the fold of its log",
+            key.id()
+        );
+    }
+}
+
+// --- checks --------------------------------------------------------------------------
+
+async fn organisations(store: SharedStore) {
+    let unicef = Organisation::new(
+        id(OrganisationId::parse("unicef")),
+        "UNICEF",
+        Some("UNICEF"),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let fao = Organisation::new(
+        id(OrganisationId::parse("fao")),
+        "Food and Agriculture Organization",
+        None,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(ok("get", store.organisation(&unicef.id)).await, None);
+    ok("put", store.put_organisation(&unicef)).await;
+    ok("put", store.put_organisation(&fao)).await;
+    assert_eq!(
+        ok("get", store.organisation(&unicef.id)).await,
+        Some(unicef.clone())
+    );
+    let renamed = Organisation {
+        name: "United Nations Children's Fund".to_owned(),
+        ..unicef
+    };
+    ok("replace", store.put_organisation(&renamed)).await;
+    assert_eq!(
+        ok("list", store.organisations()).await,
+        vec![fao, renamed],
+        "listed by id, replaced in place"
+    );
+}
+
+async fn persons_and_chats(store: SharedStore) {
+    let ana = person("p-ana", Some(42));
+    let ben = person("p-ben", None);
+    ok("put", store.put_person(&ana)).await;
+    ok("put", store.put_person(&ben)).await;
+    assert_eq!(ok("get", store.person(&ana.id)).await, Some(ana.clone()));
+    assert_eq!(
+        ok("by chat", store.person_by_chat(TelegramChatId(42))).await,
+        Some(ana.clone())
+    );
+    assert_eq!(
+        ok("by chat", store.person_by_chat(TelegramChatId(7))).await,
+        None
+    );
+
+    // Chat 42 moves to Ben: it is unlinked from Ana.
+    let ben_linked = Person {
+        telegram_chat: Some(TelegramChatId(42)),
+        ..ben.clone()
+    };
+    ok("relink", store.put_person(&ben_linked)).await;
+    assert_eq!(
+        ok("by chat", store.person_by_chat(TelegramChatId(42))).await,
+        Some(ben_linked.clone())
+    );
+    assert_eq!(
+        ok("get", store.person(&ana.id))
+            .await
+            .and_then(|p| p.telegram_chat),
+        None,
+        "a chat belongs to one person"
+    );
+    // Ben unlinks: the chat maps to nobody.
+    ok("unlink", store.put_person(&ben)).await;
+    assert_eq!(
+        ok("by chat", store.person_by_chat(TelegramChatId(42))).await,
+        None
+    );
+    let listed: Vec<PersonId> = ok("list", store.persons())
+        .await
+        .into_iter()
+        .map(|p| p.id)
+        .collect();
+    assert_eq!(listed, vec![ana.id, ben.id]);
+}
+
+async fn rounds_and_assignments(store: SharedStore) {
+    let mut round = Round {
+        id: id(RoundId::parse("r-2026")),
+        title: "JIU RBM 2026".to_owned(),
+        instruments: vec![
+            InstrumentRef::parse("jiu-rbm-stages@1").unwrap_or_else(|e| panic!("{e}")),
+        ],
+        organisations: vec![id(OrganisationId::parse("unicef"))],
+        deadline: Some(Timestamp::from_millis(1_800_000_000_000)),
+        status: RoundStatus::Draft,
+    };
+    ok("put", store.put_round(&round)).await;
+    round.status = RoundStatus::Open;
+    ok("update", store.put_round(&round)).await;
+    assert_eq!(ok("get", store.round(&round.id)).await, Some(round.clone()));
+    assert_eq!(ok("list", store.rounds()).await, vec![round.clone()]);
+
+    let focal = Assignment {
+        round: round.id.clone(),
+        organisation: id(OrganisationId::parse("unicef")),
+        person: id(PersonId::parse("p-ana")),
+        role: Role::FocalPoint,
+    };
+    let manager = Assignment {
+        person: id(PersonId::parse("p-ben")),
+        role: Role::SeniorManager {
+            outcome_areas: vec!["qcpr-1".to_owned()],
+        },
+        ..focal.clone()
+    };
+    ok("assign", store.put_assignment(&manager)).await;
+    ok("assign", store.put_assignment(&focal)).await;
+    ok("assign twice", store.put_assignment(&focal)).await;
+    let more_areas = Assignment {
+        role: Role::SeniorManager {
+            outcome_areas: vec!["qcpr-1".to_owned(), "qcpr-5".to_owned()],
+        },
+        ..manager.clone()
+    };
+    ok("replace", store.put_assignment(&more_areas)).await;
+    assert_eq!(
+        ok("list", store.assignments(&round.id)).await,
+        vec![focal.clone(), more_areas.clone()],
+        "one entry per identity, by organisation and person"
+    );
+    assert!(ok("remove", store.remove_assignment(&focal)).await);
+    assert!(!ok("remove again", store.remove_assignment(&focal)).await);
+    assert_eq!(
+        ok("list", store.assignments(&round.id)).await,
+        vec![more_areas]
+    );
+}
+
+async fn answers_with_events(store: SharedStore) {
+    let key = response_key("unicef");
+    assert_eq!(ok("absent", store.response(&key)).await, None);
+    assert!(ok("history", store.history(&key)).await.is_empty());
+
+    let receipt = ok(
+        "execute",
+        store.execute(&answers(
+            &key,
+            "k-1",
+            vec![
+                (question("1.1/stage"), AnswerChange::Set(stage(3))),
+                (
+                    question("1.1/rationale"),
+                    AnswerChange::Set(AnswerValue::Text("A strategy exists.".to_owned())),
+                ),
+                (
+                    question("1.1/activity/2"),
+                    AnswerChange::Set(AnswerValue::Rating(
+                        Rating::parse(2, 1, 3).unwrap_or_else(|e| panic!("{e}")),
+                    )),
+                ),
+            ],
+        )),
+    )
+    .await;
+    assert!(!receipt.replayed);
+    let seqs: Vec<u64> = receipt.events.iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, vec![1, 2, 3]);
+    assert!(receipt.events.iter().all(|e| e.response == key.id()));
+
+    let response = current(store.as_ref(), &key).await;
+    assert_eq!(response.meta.status, ResponseStatus::Draft);
+    assert_eq!(response.meta.last_seq, 3);
+    let stage_answer = &response.answers[&question("1.1/stage")];
+    assert_eq!(stage_answer.value, stage(3));
+    assert_eq!(
+        stage_answer.channel,
+        Channel::Telegram,
+        "provenance: channel"
+    );
+    assert_eq!(
+        stage_answer.actor,
+        Actor::Person(id(PersonId::parse("p-focal"))),
+        "provenance: who"
+    );
+    assert_eq!(stage_answer.seq, 1, "provenance: which event");
+
+    // A later answer replaces, a clear removes; the log keeps everything.
+    let mut later = answers(
+        &key,
+        "k-2",
+        vec![
+            (question("1.1/stage"), AnswerChange::Set(stage(4))),
+            (question("1.1/rationale"), AnswerChange::Clear),
+        ],
+    );
+    later.channel = Channel::Web;
+    ok("execute", store.execute(&later)).await;
+    let response = current(store.as_ref(), &key).await;
+    assert_eq!(response.answers[&question("1.1/stage")].value, stage(4));
+    assert_eq!(
+        response.answers[&question("1.1/stage")].channel,
+        Channel::Web
+    );
+    assert!(!response.answers.contains_key(&question("1.1/rationale")));
+    assert_eq!(ok("history", store.history(&key)).await.len(), 5);
+    assert_state_is_fold(store.as_ref(), &key).await;
+    assert_eq!(
+        ok("index", store.responses(&key.round)).await,
+        vec![key.clone()]
+    );
+}
+
+async fn idempotent_requests(store: SharedStore) {
+    let key = response_key("unicef");
+    let first = answers(
+        &key,
+        "same-key",
+        vec![(question("2.1/stage"), AnswerChange::Set(stage(2)))],
+    );
+    let receipt = ok("first", store.execute(&first)).await;
+    // A retry (later, same content) returns the same events and records nothing new.
+    let retry = ResponseRequest {
+        at: first.at.plus_millis(5_000),
+        ..first.clone()
+    };
+    let replay: Receipt = ok("retry", store.execute(&retry)).await;
+    assert!(replay.replayed);
+    assert_eq!(replay.events, receipt.events, "the same result");
+    assert_eq!(ok("history", store.history(&key)).await.len(), 1);
+
+    // The same key for a different request is a conflict and changes nothing.
+    let different = answers(
+        &key,
+        "same-key",
+        vec![(question("2.1/stage"), AnswerChange::Set(stage(5)))],
+    );
+    assert!(matches!(
+        store.execute(&different).await,
+        Err(StoreError::IdempotencyConflict)
+    ));
+    assert_eq!(ok("history", store.history(&key)).await.len(), 1);
+    assert_eq!(
+        current(store.as_ref(), &key).await.answers[&question("2.1/stage")].value,
+        stage(2)
+    );
+
+    // Keys are per response: the same key on another response is a new request.
+    let other = response_key("fao");
+    let elsewhere = answers(
+        &other,
+        "same-key",
+        vec![(question("2.1/stage"), AnswerChange::Set(stage(2)))],
+    );
+    assert!(
+        !ok("other response", store.execute(&elsewhere))
+            .await
+            .replayed
+    );
+
+    // A replay still answers after the response was submitted.
+    ok(
+        "submit",
+        store.execute(&request(&key, "submit-1", Command::Submit)),
+    )
+    .await;
+    let late_retry = ok("late retry", store.execute(&first)).await;
+    assert!(late_retry.replayed);
+    assert_eq!(late_retry.events, receipt.events);
+    assert_state_is_fold(store.as_ref(), &key).await;
+}
+
+async fn refusals(store: SharedStore) {
+    let key = response_key("unicef");
+    ok(
+        "answer",
+        store.execute(&answers(
+            &key,
+            "a-1",
+            vec![(question("3.1/stage"), AnswerChange::Set(stage(1)))],
+        )),
+    )
+    .await;
+    assert!(matches!(
+        store
+            .execute(&request(
+                &key,
+                "reopen-0",
+                Command::Reopen { reason: "x".into() }
+            ))
+            .await,
+        Err(StoreError::Refused(CommandError::NotSubmitted))
+    ));
+    assert!(matches!(
+        store.execute(&answers(&key, "empty", vec![])).await,
+        Err(StoreError::Refused(CommandError::NoAnswers))
+    ));
+    let mut stale = answers(
+        &key,
+        "stale",
+        vec![(question("3.1/stage"), AnswerChange::Set(stage(5)))],
+    );
+    stale.expected_seq = Some(0);
+    assert!(matches!(
+        store.execute(&stale).await,
+        Err(StoreError::Refused(CommandError::Stale {
+            expected: 0,
+            actual: 1
+        }))
+    ));
+    let mut fresh = stale.clone();
+    fresh.idempotency_key = id(IdempotencyKey::parse("fresh"));
+    fresh.expected_seq = Some(1);
+    ok("expected seq matches", store.execute(&fresh)).await;
+
+    let submitted = ok(
+        "submit",
+        store.execute(&request(&key, "submit", Command::Submit)),
+    )
+    .await;
+    assert_eq!(submitted.events[0].kind, EventKind::Submitted);
+    let before = ok("history", store.history(&key)).await;
+    assert!(matches!(
+        store
+            .execute(&answers(
+                &key,
+                "after-submit",
+                vec![(question("3.1/stage"), AnswerChange::Set(stage(2)))],
+            ))
+            .await,
+        Err(StoreError::Refused(CommandError::Submitted))
+    ));
+    assert!(matches!(
+        store
+            .execute(&request(&key, "submit-again", Command::Submit))
+            .await,
+        Err(StoreError::Refused(CommandError::AlreadySubmitted))
+    ));
+    assert_eq!(
+        ok("history", store.history(&key)).await,
+        before,
+        "refused commands record nothing"
+    );
+    // A refused request did not consume its key: after reopening, it can be sent again.
+    ok(
+        "reopen",
+        store.execute(&request(
+            &key,
+            "reopen",
+            Command::Reopen {
+                reason: "the focal point asked to correct 3.1".into(),
+            },
+        )),
+    )
+    .await;
+    assert_eq!(
+        current(store.as_ref(), &key).await.meta.status,
+        ResponseStatus::Draft
+    );
+    ok(
+        "answer after reopening",
+        store.execute(&answers(
+            &key,
+            "after-submit",
+            vec![(question("3.1/stage"), AnswerChange::Set(stage(2)))],
+        )),
+    )
+    .await;
+    assert_state_is_fold(store.as_ref(), &key).await;
+}
+
+async fn respondents(store: SharedStore) {
+    let organisation = response_key("unicef");
+    let manager = ResponseKey {
+        instrument: InstrumentRef::parse("jiu-rbm-outcomes@1").unwrap_or_else(|e| panic!("{e}")),
+        respondent: Respondent::Person(id(PersonId::parse("p-ben"))),
+        ..organisation.clone()
+    };
+    let other_manager = ResponseKey {
+        respondent: Respondent::Person(id(PersonId::parse("p-cy"))),
+        ..manager.clone()
+    };
+    for (key, text) in [(&manager, "Ben's"), (&other_manager, "Cy's")] {
+        ok(
+            "answer",
+            store.execute(&answers(
+                key,
+                "k",
+                vec![(
+                    question("part-1/q1"),
+                    AnswerChange::Set(AnswerValue::Text(text.to_owned())),
+                )],
+            )),
+        )
+        .await;
+    }
+    assert_eq!(
+        current(store.as_ref(), &manager).await.answers[&question("part-1/q1")].value,
+        AnswerValue::Text("Ben's".to_owned())
+    );
+    assert_eq!(
+        ok("organisation's", store.response(&organisation)).await,
+        None
+    );
+    let mut expected = vec![manager, other_manager];
+    expected.sort_by_key(ResponseKey::id);
+    assert_eq!(
+        ok("index", store.responses(&organisation.round)).await,
+        expected
+    );
+}
+
+async fn concurrent_writers(store: SharedStore) {
+    let key = response_key("unicef");
+    let mut tasks = Vec::new();
+    for writer in 0..64 {
+        let store = Arc::clone(&store);
+        let key = key.clone();
+        tasks.push(tokio::spawn(async move {
+            let request = answers(
+                &key,
+                &format!("writer-{writer}"),
+                vec![(
+                    question(&format!("1.{}/activity/{}", writer % 3 + 1, writer % 7 + 1)),
+                    AnswerChange::Set(AnswerValue::Rating(
+                        Rating::parse(i64::from(writer % 3 + 1), 1, 3)
+                            .unwrap_or_else(|e| panic!("{e}")),
+                    )),
+                )],
+            );
+            store.execute(&request).await
+        }));
+    }
+    for task in tasks {
+        let receipt = task
+            .await
+            .unwrap_or_else(|e| panic!("writer task: {e}"))
+            .unwrap_or_else(|e| panic!("concurrent write failed: {e}"));
+        assert_eq!(receipt.events.len(), 1);
+    }
+    assert_eq!(ok("history", store.history(&key)).await.len(), 64);
+    assert_state_is_fold(store.as_ref(), &key).await;
+}
+
+async fn validations(store: SharedStore) {
+    let round = id(RoundId::parse("r-2026"));
+    let unicef = id(OrganisationId::parse("unicef"));
+    let record = |component: &str, value: i64, at: i64| ValidationRecord {
+        round: round.clone(),
+        organisation: unicef.clone(),
+        component: component.to_owned(),
+        stage: Stage::parse(value).unwrap_or_else(|e| panic!("{e}")),
+        note: format!("checked {component}"),
+        validator: id(PersonId::parse("p-validator")),
+        at: Timestamp::from_millis(at),
+    };
+    let first = record("2.3", 3, 1);
+    let second = record("1.1", 2, 2);
+    let revised = record("2.3", 2, 3);
+    for r in [&first, &second, &revised] {
+        ok("add", store.add_validation(r)).await;
+    }
+    assert_eq!(
+        ok("list", store.validations(&round, &unicef)).await,
+        vec![first, second, revised],
+        "an audit trail, oldest first, never replaced"
+    );
+    assert!(
+        ok(
+            "other organisation",
+            store.validations(&round, &id(OrganisationId::parse("fao")))
+        )
+        .await
+        .is_empty()
+    );
+}
+
+async fn tokens(store: SharedStore) {
+    let admin = ApiToken {
+        id: id(TokenId::parse("t-admin")),
+        hash: TokenHash::of("secret-admin"),
+        role: TokenRole::Admin,
+        label: "first administrator".to_owned(),
+        created_at: Timestamp::from_millis(1),
+        revoked: false,
+    };
+    let validator = ApiToken {
+        id: id(TokenId::parse("t-jiu")),
+        hash: TokenHash::of("secret-jiu"),
+        role: TokenRole::Validator {
+            rounds: vec![id(RoundId::parse("r-2026"))],
+        },
+        label: "JIU".to_owned(),
+        created_at: Timestamp::from_millis(2),
+        revoked: false,
+    };
+    ok("put", store.put_api_token(&admin)).await;
+    ok("put", store.put_api_token(&validator)).await;
+    assert_eq!(
+        ok("by hash", store.api_token(&TokenHash::of("secret-jiu"))).await,
+        Some(validator.clone())
+    );
+    assert_eq!(
+        ok("unknown", store.api_token(&TokenHash::of("guess"))).await,
+        None
+    );
+    assert!(ok("revoke", store.revoke_api_token(&admin.id)).await);
+    assert!(
+        !ok(
+            "revoke unknown",
+            store.revoke_api_token(&id(TokenId::parse("t-none")))
+        )
+        .await
+    );
+    let listed = ok("list", store.api_tokens()).await;
+    assert_eq!(
+        listed
+            .iter()
+            .map(|t| (t.id.as_str(), t.revoked))
+            .collect::<Vec<_>>(),
+        vec![("t-admin", true), ("t-jiu", false)]
+    );
+
+    let link = LinkToken {
+        hash: TokenHash::of("link-secret"),
+        binding: LinkBinding {
+            response: ResponseKey {
+                respondent: Respondent::Person(id(PersonId::parse("p-ben"))),
+                ..response_key("unicef")
+            },
+            person: id(PersonId::parse("p-ben")),
+        },
+        expires_at: Timestamp::from_millis(1_800_000_000_000),
+        revoked: false,
+        created_at: Timestamp::from_millis(3),
+    };
+    ok("put link", store.put_link_token(&link)).await;
+    assert_eq!(
+        ok("link", store.link_token(&link.hash)).await,
+        Some(link.clone())
+    );
+    assert!(ok("revoke link", store.revoke_link_token(&link.hash)).await);
+    assert_eq!(
+        ok("link", store.link_token(&link.hash))
+            .await
+            .map(|l| l.revoked),
+        Some(true)
+    );
+    assert!(
+        !ok(
+            "revoke unknown link",
+            store.revoke_link_token(&TokenHash::of("x"))
+        )
+        .await
+    );
+}
+
+async fn telegram_updates(store: SharedStore) {
+    let now = Timestamp::from_millis(1_790_000_000_000);
+    assert!(ok("first", store.mark_update_seen(1001, now)).await);
+    assert!(
+        !ok(
+            "again",
+            store.mark_update_seen(1001, now.plus_millis(1_000))
+        )
+        .await
+    );
+    // Kept for at least 25 hours.
+    assert!(
+        !ok(
+            "25 hours later",
+            store.mark_update_seen(1001, now.plus_millis(25 * 60 * 60 * 1000))
+        )
+        .await
+    );
+    assert!(ok("another", store.mark_update_seen(1002, now)).await);
+}
+
+async fn closed_store(store: SharedStore) {
+    ok("ping", store.ping()).await;
+    ok("close", store.close()).await;
+    assert!(matches!(store.ping().await, Err(StoreError::Closed)));
+    assert!(matches!(
+        store.organisations().await,
+        Err(StoreError::Closed)
+    ));
+    let key = response_key("unicef");
+    assert!(matches!(
+        store
+            .execute(&answers(
+                &key,
+                "after-close",
+                vec![(question("1.1/stage"), AnswerChange::Set(stage(1)))],
+            ))
+            .await,
+        Err(StoreError::Closed)
+    ));
+}

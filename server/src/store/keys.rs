@@ -5,7 +5,7 @@
 //!
 //! | key | type | holds |
 //! |---|---|---|
-//! | `P:{r:<response>}:meta` | hash | `status`, `last_seq`, `updated_at` |
+//! | `P:{r:<response>}:meta` | hash | `v`, `submitted` (`0`/`1`), `last_seq`, `updated_at` |
 //! | `P:{r:<response>}:answers` | hash | question id → current answer record |
 //! | `P:{r:<response>}:events` | list | event records; index = seq − 1 |
 //! | `P:{r:<response>}:idem` | hash | idempotency key → idempotency record |

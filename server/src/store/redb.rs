@@ -1,1 +1,1591 @@
 //! The embedded backend: one redb file under the data directory (the default).
+//!
+//! It persists and indexes what the [`Store`] trait asks for, in the versioned JSON
+//! records of [`super::record`], and applies no product rule of its own beyond
+//! [`ResponseMeta::decide`](crate::domain::ResponseMeta::decide) (through [`plan_events`]), atomically with the write. It must
+//! not hold a write transaction anywhere but on its writer thread, must not acknowledge a
+//! write before its transaction is durably committed, and must not write anything for a
+//! request it refuses.
+//!
+//! # Tables
+//!
+//! Values are record bytes (JSON, see [`super::record`]) unless said otherwise. Keys are
+//! validated ids (slugs, response ids built from slugs, hex hashes, integers) or, as the
+//! second part of a composite key, client strings that are not ids (question ids,
+//! idempotency keys): composite keys are redb tuples, compared part by part, so no
+//! separator can be forged.
+//!
+//! | table | key | value |
+//! |---|---|---|
+//! | `organisations` | organisation id (`&str`) | organisation record |
+//! | `persons` | person id (`&str`) | person record |
+//! | `chats` | Telegram chat id (`i64`) | person id (`&str`) |
+//! | `rounds` | round id (`&str`) | round record |
+//! | `assignments` | (round id, `<org>/<person>/<role>`) (`(&str, &str)`) | assignment record |
+//! | `response_meta` | response id (`&str`) | meta record |
+//! | `answers` | (response id, question id) (`(&str, &str)`) | current answer record |
+//! | `events` | (response id, seq) (`(&str, u64)`) | event record |
+//! | `idempotency` | (response id, idempotency key) (`(&str, &str)`) | idempotency record |
+//! | `round_responses` (multimap) | round id (`&str`) | response ids with events (`&str`) |
+//! | `validations` | (round id, organisation id, n) (`(&str, &str, u64)`) | validation record |
+//! | `api_tokens` | token hash, hex (`&str`) | API token record |
+//! | `api_token_ids` | token id (`&str`) | token hash, hex (`&str`) |
+//! | `link_tokens` | token hash, hex (`&str`) | link token record |
+//! | `telegram_updates` | update id (`i64`) | when it was seen, ms since the epoch (`i64`) |
+//!
+//! # Writes: group commit
+//!
+//! One writer thread owns every write transaction. A write is sent to it as an operation
+//! with a reply channel; the writer waits for one, takes whatever else is queued (up to
+//! [`MAX_BATCH`]), runs them in order in one transaction, commits once (durably: redb's
+//! default immediate durability) and only then replies to each. An operation checks before
+//! it writes, so one it refuses has written nothing; when the transaction fails, every
+//! operation of the batch fails with [`StoreError::Unavailable`], and nothing of the batch
+//! is kept. Reads are short read transactions on the caller's side, begun after the write
+//! they follow was acknowledged, so they see it.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, PoisonError, RwLock};
+use std::thread;
+
+use async_trait::async_trait;
+use redb::{
+    Database, MultimapTableDefinition, ReadTransaction, ReadableDatabase, ReadableTable,
+    TableDefinition, WriteTransaction,
+};
+use tokio::sync::oneshot;
+
+use super::record::{
+    AnswerRecord, ApiTokenRecord, AssignmentRecord, EventRecord, IdempotencyRecord,
+    LinkTokenRecord, MetaRecord, OrganisationRecord, PersonRecord, RoundRecord,
+    ValidationRecordRecord, assignment_field, decode, encode, fingerprint, plan_events,
+};
+use super::{Backend, Receipt, ResponseRequest, Store, StoreError, UPDATE_MEMORY_MILLIS};
+use crate::domain::{
+    AnswerChange, ApiToken, Assignment, CurrentAnswer, EventKind, LinkToken, Organisation,
+    OrganisationId, Person, PersonId, QuestionId, Response, ResponseEvent, ResponseId, ResponseKey,
+    Round, RoundId, TelegramChatId, Timestamp, TokenHash, TokenId, ValidationRecord,
+};
+
+/// The most operations one write transaction takes: enough to amortise a commit's sync
+/// under load, few enough that one transaction stays short.
+pub const MAX_BATCH: usize = 512;
+
+/// Every how many [`Store::mark_update_seen`] calls the forgotten updates are pruned: the
+/// table then holds at most the updates of the memory window plus this many.
+const PRUNE_UPDATES_EVERY: u64 = 1024;
+
+const ORGANISATIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("organisations");
+const PERSONS: TableDefinition<&str, &[u8]> = TableDefinition::new("persons");
+const CHATS: TableDefinition<i64, &str> = TableDefinition::new("chats");
+const ROUNDS: TableDefinition<&str, &[u8]> = TableDefinition::new("rounds");
+const ASSIGNMENTS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("assignments");
+const RESPONSE_META: TableDefinition<&str, &[u8]> = TableDefinition::new("response_meta");
+const ANSWERS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("answers");
+const EVENTS: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("events");
+const IDEMPOTENCY: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("idempotency");
+const ROUND_RESPONSES: MultimapTableDefinition<&str, &str> =
+    MultimapTableDefinition::new("round_responses");
+const VALIDATIONS: TableDefinition<(&str, &str, u64), &[u8]> = TableDefinition::new("validations");
+const API_TOKENS: TableDefinition<&str, &[u8]> = TableDefinition::new("api_tokens");
+const API_TOKEN_IDS: TableDefinition<&str, &str> = TableDefinition::new("api_token_ids");
+const LINK_TOKENS: TableDefinition<&str, &[u8]> = TableDefinition::new("link_tokens");
+const TELEGRAM_UPDATES: TableDefinition<i64, i64> = TableDefinition::new("telegram_updates");
+
+/// Wraps a redb error as [`StoreError::Unavailable`]. Inside the writer, this variant
+/// also marks the transaction as no longer trustworthy (see [`Operation::run`]).
+fn db_err(error: impl Into<redb::Error>) -> StoreError {
+    StoreError::unavailable(error.into())
+}
+
+/// Why a batch of writes was not committed (shared by every operation of the batch).
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("the write batch was not committed: {0}")]
+struct BatchFailed(Arc<str>);
+
+/// The writer thread is gone (it stopped or panicked) before answering.
+#[derive(Debug, thiserror::Error)]
+#[error("the redb writer thread has stopped")]
+struct WriterGone;
+
+/// One queued write, run by the writer inside a batch's transaction.
+trait Operation: Send {
+    /// Runs the write; returns `false` when the backend failed, after which the
+    /// transaction may hold part of this write and must not be committed.
+    fn run(&mut self, txn: &WriteTransaction) -> bool;
+    /// Replies to the caller: the operation's own result when the batch committed, else
+    /// the batch's failure.
+    fn reply(self: Box<Self>, failure: Option<&BatchFailed>);
+}
+
+/// An [`Operation`] made of a closure and the channel its result goes back on.
+struct Op<T, F> {
+    work: Option<F>,
+    outcome: Option<Result<T, StoreError>>,
+    reply: oneshot::Sender<Result<T, StoreError>>,
+}
+
+impl<T, F> Operation for Op<T, F>
+where
+    T: Send,
+    F: FnOnce(&WriteTransaction) -> Result<T, StoreError> + Send,
+{
+    fn run(&mut self, txn: &WriteTransaction) -> bool {
+        let Some(work) = self.work.take() else {
+            return true;
+        };
+        let outcome = work(txn);
+        // Only redb failures produce `Unavailable` here; every other error is returned
+        // before the operation writes anything.
+        let sound = !matches!(outcome, Err(StoreError::Unavailable(_)));
+        self.outcome = Some(outcome);
+        sound
+    }
+
+    fn reply(self: Box<Self>, failure: Option<&BatchFailed>) {
+        let result = match (failure, self.outcome) {
+            // The operation that broke the batch reports its own cause.
+            (Some(_), Some(Err(own @ StoreError::Unavailable(_)))) => Err(own),
+            (Some(failure), _) => Err(StoreError::unavailable(failure.clone())),
+            (None, Some(outcome)) => outcome,
+            (None, None) => Err(StoreError::unavailable(BatchFailed(
+                "the operation was not run".into(),
+            ))),
+        };
+        // The caller may have stopped waiting (its future was dropped); the write stands
+        // either way, as with any store.
+        let _ = self.reply.send(result);
+    }
+}
+
+type Job = Box<dyn Operation>;
+
+/// The writer thread's loop: one batch per transaction until every sender is dropped and
+/// the queue is empty.
+fn run_writer(db: Arc<Database>, jobs: mpsc::Receiver<Job>) {
+    while let Ok(first) = jobs.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match jobs.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let failure = run_batch(&db, &mut batch);
+        if let Some(failure) = &failure {
+            tracing::error!(
+                operations = batch.len(),
+                "redb write batch failed: {failure}"
+            );
+        }
+        for job in batch {
+            job.reply(failure.as_ref());
+        }
+    }
+}
+
+/// Runs a batch in one transaction and commits it; `Some` when nothing was committed.
+fn run_batch(db: &Database, batch: &mut [Job]) -> Option<BatchFailed> {
+    let txn = match db.begin_write() {
+        Ok(txn) => txn,
+        Err(e) => return Some(BatchFailed(e.to_string().into())),
+    };
+    for job in batch.iter_mut() {
+        if !job.run(&txn) {
+            // Nothing of the batch may be kept; an error from the abort itself would add
+            // nothing to the failure already reported.
+            let _ = txn.abort();
+            return Some(BatchFailed(
+                "an operation failed in the storage layer".into(),
+            ));
+        }
+    }
+    match txn.commit() {
+        Ok(()) => None,
+        Err(e) => Some(BatchFailed(e.to_string().into())),
+    }
+}
+
+/// The open state: the database, the writer's queue and the writer itself.
+struct Open {
+    db: Arc<Database>,
+    jobs: mpsc::Sender<Job>,
+    writer: thread::JoinHandle<()>,
+}
+
+impl Open {
+    /// Lets the writer finish what is queued, waits for it, and closes the file.
+    fn shut_down(self) -> Result<(), StoreError> {
+        let Self { db, jobs, writer } = self;
+        // The only sender: once dropped, the writer drains the queue and returns.
+        drop(jobs);
+        if writer.join().is_err() {
+            return Err(StoreError::unavailable(WriterGone));
+        }
+        match Arc::try_unwrap(db) {
+            Ok(db) => db.close().map_err(db_err),
+            // Readers borrow the database under the state lock and never clone it, and the
+            // writer has returned, so this is not reached; dropping closes it anyway.
+            Err(db) => {
+                drop(db);
+                Ok(())
+            }
+        }
+    }
+}
+
+/// The embedded store: one redb file, one writer thread, reads on the caller's side.
+pub struct RedbStore {
+    path: PathBuf,
+    /// `None` once closed. Readers hold the read lock for their whole (short, synchronous)
+    /// read, so closing waits for them and then owns the database alone.
+    state: RwLock<Option<Open>>,
+    /// Calls to `mark_update_seen`, to prune forgotten updates every so often.
+    update_marks: AtomicU64,
+}
+
+impl fmt::Debug for RedbStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let open = self
+            .state
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_some();
+        f.debug_struct("RedbStore")
+            .field("path", &self.path)
+            .field("open", &open)
+            .finish()
+    }
+}
+
+/// Opens (or creates) the database at `path`, creating its folder and every table, and
+/// starts its writer thread.
+///
+/// # Errors
+/// [`StoreError::Unavailable`] when the folder or file cannot be created or opened (for
+/// example when another process has it open).
+pub fn open(path: &Path) -> Result<RedbStore, StoreError> {
+    if let Some(parent) = path.parent()
+        && !parent.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(parent).map_err(StoreError::unavailable)?;
+    }
+    let db = Database::create(path).map_err(db_err)?;
+    create_tables(&db)?;
+    let db = Arc::new(db);
+    let (jobs, queue) = mpsc::channel();
+    let writer_db = Arc::clone(&db);
+    let writer = thread::Builder::new()
+        .name("redb-writer".to_owned())
+        .spawn(move || run_writer(writer_db, queue))
+        .map_err(StoreError::unavailable)?;
+    Ok(RedbStore {
+        path: path.to_owned(),
+        state: RwLock::new(Some(Open { db, jobs, writer })),
+        update_marks: AtomicU64::new(0),
+    })
+}
+
+/// Creates every table, so that readers never meet a missing one.
+fn create_tables(db: &Database) -> Result<(), StoreError> {
+    let txn = db.begin_write().map_err(db_err)?;
+    txn.open_table(ORGANISATIONS).map_err(db_err)?;
+    txn.open_table(PERSONS).map_err(db_err)?;
+    txn.open_table(CHATS).map_err(db_err)?;
+    txn.open_table(ROUNDS).map_err(db_err)?;
+    txn.open_table(ASSIGNMENTS).map_err(db_err)?;
+    txn.open_table(RESPONSE_META).map_err(db_err)?;
+    txn.open_table(ANSWERS).map_err(db_err)?;
+    txn.open_table(EVENTS).map_err(db_err)?;
+    txn.open_table(IDEMPOTENCY).map_err(db_err)?;
+    txn.open_multimap_table(ROUND_RESPONSES).map_err(db_err)?;
+    txn.open_table(VALIDATIONS).map_err(db_err)?;
+    txn.open_table(API_TOKENS).map_err(db_err)?;
+    txn.open_table(API_TOKEN_IDS).map_err(db_err)?;
+    txn.open_table(LINK_TOKENS).map_err(db_err)?;
+    txn.open_table(TELEGRAM_UPDATES).map_err(db_err)?;
+    txn.commit().map_err(db_err)
+}
+
+impl RedbStore {
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs a read in a fresh read transaction.
+    fn read<T>(
+        &self,
+        work: impl FnOnce(&ReadTransaction) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let state = self.state.read().unwrap_or_else(PoisonError::into_inner);
+        let open = state.as_ref().ok_or(StoreError::Closed)?;
+        let txn = open.db.begin_read().map_err(db_err)?;
+        work(&txn)
+    }
+
+    /// Queues a write for the writer and waits until its batch is committed.
+    async fn write<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&WriteTransaction) -> Result<T, StoreError> + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        {
+            let state = self.state.read().unwrap_or_else(PoisonError::into_inner);
+            let open = state.as_ref().ok_or(StoreError::Closed)?;
+            let job: Job = Box::new(Op {
+                work: Some(work),
+                outcome: None,
+                reply,
+            });
+            open.jobs
+                .send(job)
+                .map_err(|_| StoreError::unavailable(WriterGone))?;
+        }
+        answer
+            .await
+            .map_err(|_| StoreError::unavailable(WriterGone))?
+    }
+}
+
+impl Drop for RedbStore {
+    /// Closes cleanly when [`Store::close`] was not called: waits for the writer's last
+    /// commit (briefly blocking the dropping thread) and closes the file.
+    fn drop(&mut self) {
+        let open = self
+            .state
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(open) = open
+            && let Err(e) = open.shut_down()
+        {
+            tracing::warn!("closing the redb store on drop failed: {e}");
+        }
+    }
+}
+
+// --- reading helpers ---------------------------------------------------------------------
+
+/// Reads and converts one record of a `&str → bytes` table.
+fn get_record<R, T>(
+    txn: &ReadTransaction,
+    table: TableDefinition<&str, &[u8]>,
+    what: &str,
+    key: &str,
+) -> Result<Option<T>, StoreError>
+where
+    R: for<'de> serde::Deserialize<'de>,
+    T: TryFrom<R, Error = StoreError>,
+{
+    let table = txn.open_table(table).map_err(db_err)?;
+    let Some(bytes) = table.get(key).map_err(db_err)? else {
+        return Ok(None);
+    };
+    let record: R = decode(what, bytes.value())?;
+    T::try_from(record).map(Some)
+}
+
+/// Reads and converts every record of a `&str → bytes` table, in key order.
+fn all_records<R, T>(
+    txn: &ReadTransaction,
+    table: TableDefinition<&str, &[u8]>,
+    what: &str,
+) -> Result<Vec<T>, StoreError>
+where
+    R: for<'de> serde::Deserialize<'de>,
+    T: TryFrom<R, Error = StoreError>,
+{
+    let table = txn.open_table(table).map_err(db_err)?;
+    let mut out = Vec::new();
+    for entry in table.iter().map_err(db_err)? {
+        let (_, bytes) = entry.map_err(db_err)?;
+        let record: R = decode(what, bytes.value())?;
+        out.push(T::try_from(record)?);
+    }
+    Ok(out)
+}
+
+/// Events `from..from + count` of a response, in order; every one must exist.
+fn read_events(
+    table: &impl ReadableTable<(&'static str, u64), &'static [u8]>,
+    response: &ResponseId,
+    from: u64,
+    count: u64,
+) -> Result<Vec<ResponseEvent>, StoreError> {
+    let mut events = Vec::new();
+    for seq in from..from.saturating_add(count) {
+        let bytes = table
+            .get((response.as_str(), seq))
+            .map_err(db_err)?
+            .ok_or_else(|| StoreError::Corrupt(format!("event {seq} of {response} is missing")))?;
+        let record: EventRecord = decode("event", bytes.value())?;
+        events.push(record.into_event(response)?);
+    }
+    Ok(events)
+}
+
+/// A response's meta, or the meta of a response without events.
+fn read_meta(
+    table: &impl ReadableTable<&'static str, &'static [u8]>,
+    response: &ResponseId,
+) -> Result<Option<MetaRecord>, StoreError> {
+    match table.get(response.as_str()).map_err(db_err)? {
+        Some(bytes) => decode("response meta", bytes.value()).map(Some),
+        None => Ok(None),
+    }
+}
+
+// --- write operations --------------------------------------------------------------------
+
+/// Applies a request inside the writer's transaction (see [`Store::execute`]).
+fn execute_in(txn: &WriteTransaction, request: &ResponseRequest) -> Result<Receipt, StoreError> {
+    let response = request.key.id();
+    let id = response.as_str();
+    let idem_key = request.idempotency_key.as_str();
+
+    // Checks first: nothing below writes before every refusal has been decided.
+    let mut idempotency = txn.open_table(IDEMPOTENCY).map_err(db_err)?;
+    let mut events_table = txn.open_table(EVENTS).map_err(db_err)?;
+    let previous: Option<IdempotencyRecord> = match idempotency.get((id, idem_key)) {
+        Ok(Some(bytes)) => Some(decode("idempotency record", bytes.value())?),
+        Ok(None) => None,
+        Err(e) => return Err(db_err(e)),
+    };
+    if let Some(previous) = previous {
+        if previous.fingerprint != fingerprint(request) {
+            return Err(StoreError::IdempotencyConflict);
+        }
+        let events = read_events(&events_table, &response, previous.first_seq, previous.count)?;
+        return Ok(Receipt {
+            events,
+            replayed: true,
+        });
+    }
+    let mut meta_table = txn.open_table(RESPONSE_META).map_err(db_err)?;
+    let mut meta = read_meta(&meta_table, &response)?
+        .map(|record| record.meta())
+        .unwrap_or_default();
+    let events = plan_events(&meta, request)?;
+
+    // Writes.
+    let mut answers = txn.open_table(ANSWERS).map_err(db_err)?;
+    for event in &events {
+        events_table
+            .insert(
+                (id, event.seq),
+                encode(&EventRecord::from(event)).as_slice(),
+            )
+            .map_err(db_err)?;
+        if let EventKind::Answer { question, change } = &event.kind {
+            match (change, AnswerRecord::from_event(event)) {
+                (AnswerChange::Set(_), Some(answer)) => {
+                    answers
+                        .insert((id, question.as_str()), encode(&answer).as_slice())
+                        .map_err(db_err)?;
+                }
+                _ => {
+                    answers.remove((id, question.as_str())).map_err(db_err)?;
+                }
+            }
+        }
+        meta.apply(event);
+    }
+    meta_table
+        .insert(
+            id,
+            encode(&MetaRecord::new(&meta, Some(request.at))).as_slice(),
+        )
+        .map_err(db_err)?;
+    let first_seq = events.first().map_or(0, |event| event.seq);
+    let count = u64::try_from(events.len()).unwrap_or(u64::MAX);
+    idempotency
+        .insert(
+            (id, idem_key),
+            encode(&IdempotencyRecord::new(request, first_seq, count)).as_slice(),
+        )
+        .map_err(db_err)?;
+    txn.open_multimap_table(ROUND_RESPONSES)
+        .map_err(db_err)?
+        .insert(request.key.round.as_str(), id)
+        .map_err(db_err)?;
+    Ok(Receipt {
+        events,
+        replayed: false,
+    })
+}
+
+/// Stores a person and keeps the chat index one chat → one person (see
+/// [`Store::put_person`]).
+fn put_person_in(txn: &WriteTransaction, person: &Person) -> Result<(), StoreError> {
+    let id = person.id.as_str();
+    let new_chat = person.telegram_chat.map(|chat| chat.0);
+    let mut persons = txn.open_table(PERSONS).map_err(db_err)?;
+    let mut chats = txn.open_table(CHATS).map_err(db_err)?;
+
+    // Reads first, so that a corrupt record refuses the write before anything is written.
+    let old_chat = match persons.get(id).map_err(db_err)? {
+        Some(bytes) => {
+            let record: PersonRecord = decode("person", bytes.value())?;
+            Person::try_from(record)?.telegram_chat.map(|chat| chat.0)
+        }
+        None => None,
+    };
+    // The old chat is unmapped only while it still points at this person.
+    let unmap_old = match old_chat {
+        Some(old) if Some(old) != new_chat => {
+            chats.get(old).map_err(db_err)?.map(|p| p.value() == id) == Some(true)
+        }
+        _ => false,
+    };
+    let mut displaced: Option<Person> = None;
+    if let Some(chat) = new_chat {
+        let holder = chats
+            .get(chat)
+            .map_err(db_err)?
+            .map(|p| p.value().to_owned());
+        if let Some(holder) = holder.filter(|holder| holder != id)
+            && let Some(bytes) = persons.get(holder.as_str()).map_err(db_err)?
+        {
+            let record: PersonRecord = decode("person", bytes.value())?;
+            let other = Person::try_from(record)?;
+            if other.telegram_chat == person.telegram_chat {
+                displaced = Some(other);
+            }
+        }
+    }
+
+    if let Some(old) = old_chat
+        && unmap_old
+    {
+        chats.remove(old).map_err(db_err)?;
+    }
+    if let Some(mut other) = displaced {
+        other.telegram_chat = None;
+        persons
+            .insert(
+                other.id.as_str(),
+                encode(&PersonRecord::from(&other)).as_slice(),
+            )
+            .map_err(db_err)?;
+    }
+    if let Some(chat) = new_chat {
+        chats.insert(chat, id).map_err(db_err)?;
+    }
+    persons
+        .insert(id, encode(&PersonRecord::from(person)).as_slice())
+        .map_err(db_err)?;
+    Ok(())
+}
+
+/// Stores an API token under its hash and its id; a new hash for an id replaces the old.
+fn put_api_token_in(
+    txn: &WriteTransaction,
+    id: &str,
+    hash: &str,
+    record: &[u8],
+) -> Result<(), StoreError> {
+    let mut ids = txn.open_table(API_TOKEN_IDS).map_err(db_err)?;
+    let mut tokens = txn.open_table(API_TOKENS).map_err(db_err)?;
+    let old_hash = ids.get(id).map_err(db_err)?.map(|h| h.value().to_owned());
+    if let Some(old_hash) = old_hash
+        && old_hash != hash
+    {
+        tokens.remove(old_hash.as_str()).map_err(db_err)?;
+    }
+    tokens.insert(hash, record).map_err(db_err)?;
+    ids.insert(id, hash).map_err(db_err)?;
+    Ok(())
+}
+
+/// Marks an API token revoked; `false` when there is none with this id.
+fn revoke_api_token_in(txn: &WriteTransaction, id: &str) -> Result<bool, StoreError> {
+    let ids = txn.open_table(API_TOKEN_IDS).map_err(db_err)?;
+    let mut tokens = txn.open_table(API_TOKENS).map_err(db_err)?;
+    let Some(hash) = ids.get(id).map_err(db_err)?.map(|h| h.value().to_owned()) else {
+        return Ok(false);
+    };
+    let record = match tokens.get(hash.as_str()).map_err(db_err)? {
+        Some(bytes) => {
+            let mut record: ApiTokenRecord = decode("api token", bytes.value())?;
+            record.revoke();
+            encode(&record)
+        }
+        None => return Ok(false),
+    };
+    tokens
+        .insert(hash.as_str(), record.as_slice())
+        .map_err(db_err)?;
+    Ok(true)
+}
+
+/// Marks a link token revoked; `false` when there is none with this hash.
+fn revoke_link_token_in(txn: &WriteTransaction, hash: &str) -> Result<bool, StoreError> {
+    let mut tokens = txn.open_table(LINK_TOKENS).map_err(db_err)?;
+    let record = match tokens.get(hash).map_err(db_err)? {
+        Some(bytes) => {
+            let mut record: LinkTokenRecord = decode("link token", bytes.value())?;
+            record.revoke();
+            encode(&record)
+        }
+        None => return Ok(false),
+    };
+    tokens.insert(hash, record.as_slice()).map_err(db_err)?;
+    Ok(true)
+}
+
+/// Appends a validation after the last one of its round and organisation.
+fn add_validation_in(
+    txn: &WriteTransaction,
+    round: &str,
+    organisation: &str,
+    record: &[u8],
+) -> Result<(), StoreError> {
+    let mut table = txn.open_table(VALIDATIONS).map_err(db_err)?;
+    let last = table
+        .range((round, organisation, 0)..=(round, organisation, u64::MAX))
+        .map_err(db_err)?
+        .next_back()
+        .transpose()
+        .map_err(db_err)?
+        .map(|(key, _)| key.value().2);
+    let next = last.map_or(0, |n| n.saturating_add(1));
+    table
+        .insert((round, organisation, next), record)
+        .map_err(db_err)?;
+    Ok(())
+}
+
+/// Remembers an update id (see [`Store::mark_update_seen`]); with `prune`, also forgets
+/// every update seen longer ago than the memory.
+fn mark_update_seen_in(
+    txn: &WriteTransaction,
+    update_id: i64,
+    now: i64,
+    prune: bool,
+) -> Result<bool, StoreError> {
+    let mut table = txn.open_table(TELEGRAM_UPDATES).map_err(db_err)?;
+    let seen = table.get(update_id).map_err(db_err)?.map(|at| at.value());
+    let fresh = seen.is_none_or(|at| now.saturating_sub(at) > UPDATE_MEMORY_MILLIS);
+    if fresh {
+        table.insert(update_id, now).map_err(db_err)?;
+    }
+    if prune {
+        table
+            .retain(|_, at| now.saturating_sub(at) <= UPDATE_MEMORY_MILLIS)
+            .map_err(db_err)?;
+    }
+    Ok(fresh)
+}
+
+#[async_trait]
+impl Store for RedbStore {
+    fn backend(&self) -> Backend {
+        Backend::Redb
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.read(|_| Ok(()))
+    }
+
+    async fn put_organisation(&self, organisation: &Organisation) -> Result<(), StoreError> {
+        let id = organisation.id.to_string();
+        let record = encode(&OrganisationRecord::from(organisation));
+        self.write(move |txn| {
+            txn.open_table(ORGANISATIONS)
+                .map_err(db_err)?
+                .insert(id.as_str(), record.as_slice())
+                .map_err(db_err)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn organisation(&self, id: &OrganisationId) -> Result<Option<Organisation>, StoreError> {
+        self.read(|txn| {
+            get_record::<OrganisationRecord, _>(txn, ORGANISATIONS, "organisation", id.as_str())
+        })
+    }
+
+    async fn organisations(&self) -> Result<Vec<Organisation>, StoreError> {
+        self.read(|txn| all_records::<OrganisationRecord, _>(txn, ORGANISATIONS, "organisation"))
+    }
+
+    async fn put_person(&self, person: &Person) -> Result<(), StoreError> {
+        let person = person.clone();
+        self.write(move |txn| put_person_in(txn, &person)).await
+    }
+
+    async fn person(&self, id: &PersonId) -> Result<Option<Person>, StoreError> {
+        self.read(|txn| get_record::<PersonRecord, _>(txn, PERSONS, "person", id.as_str()))
+    }
+
+    async fn person_by_chat(&self, chat: TelegramChatId) -> Result<Option<Person>, StoreError> {
+        self.read(|txn| {
+            let person = txn
+                .open_table(CHATS)
+                .map_err(db_err)?
+                .get(chat.0)
+                .map_err(db_err)?
+                .map(|id| id.value().to_owned());
+            match person {
+                Some(id) => get_record::<PersonRecord, _>(txn, PERSONS, "person", &id),
+                None => Ok(None),
+            }
+        })
+    }
+
+    async fn persons(&self) -> Result<Vec<Person>, StoreError> {
+        self.read(|txn| all_records::<PersonRecord, _>(txn, PERSONS, "person"))
+    }
+
+    async fn put_round(&self, round: &Round) -> Result<(), StoreError> {
+        let id = round.id.to_string();
+        let record = encode(&RoundRecord::from(round));
+        self.write(move |txn| {
+            txn.open_table(ROUNDS)
+                .map_err(db_err)?
+                .insert(id.as_str(), record.as_slice())
+                .map_err(db_err)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn round(&self, id: &RoundId) -> Result<Option<Round>, StoreError> {
+        self.read(|txn| get_record::<RoundRecord, _>(txn, ROUNDS, "round", id.as_str()))
+    }
+
+    async fn rounds(&self) -> Result<Vec<Round>, StoreError> {
+        self.read(|txn| all_records::<RoundRecord, _>(txn, ROUNDS, "round"))
+    }
+
+    async fn put_assignment(&self, assignment: &Assignment) -> Result<(), StoreError> {
+        let round = assignment.round.to_string();
+        let field = assignment_field(assignment);
+        let record = encode(&AssignmentRecord::from(assignment));
+        self.write(move |txn| {
+            txn.open_table(ASSIGNMENTS)
+                .map_err(db_err)?
+                .insert((round.as_str(), field.as_str()), record.as_slice())
+                .map_err(db_err)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn remove_assignment(&self, assignment: &Assignment) -> Result<bool, StoreError> {
+        let round = assignment.round.to_string();
+        let field = assignment_field(assignment);
+        self.write(move |txn| {
+            let removed = txn
+                .open_table(ASSIGNMENTS)
+                .map_err(db_err)?
+                .remove((round.as_str(), field.as_str()))
+                .map_err(db_err)?
+                .is_some();
+            Ok(removed)
+        })
+        .await
+    }
+
+    async fn assignments(&self, round: &RoundId) -> Result<Vec<Assignment>, StoreError> {
+        let mut assignments = self.read(|txn| {
+            let table = txn.open_table(ASSIGNMENTS).map_err(db_err)?;
+            let mut out = Vec::new();
+            for entry in table.range((round.as_str(), "")..).map_err(db_err)? {
+                let (key, bytes) = entry.map_err(db_err)?;
+                if key.value().0 != round.as_str() {
+                    break;
+                }
+                let record: AssignmentRecord = decode("assignment", bytes.value())?;
+                out.push(Assignment::try_from(record)?);
+            }
+            Ok(out)
+        })?;
+        // The stored field joins the parts with `/`, which sorts after `-` inside slugs,
+        // so key order is not quite part order: sort by the parts.
+        assignments.sort_by(|a, b| {
+            (&a.organisation, &a.person, a.role.as_str()).cmp(&(
+                &b.organisation,
+                &b.person,
+                b.role.as_str(),
+            ))
+        });
+        Ok(assignments)
+    }
+
+    async fn execute(&self, request: &ResponseRequest) -> Result<Receipt, StoreError> {
+        let request = request.clone();
+        self.write(move |txn| execute_in(txn, &request)).await
+    }
+
+    async fn response(&self, key: &ResponseKey) -> Result<Option<Response>, StoreError> {
+        let response = key.id();
+        self.read(|txn| {
+            let meta_table = txn.open_table(RESPONSE_META).map_err(db_err)?;
+            let Some(meta) = read_meta(&meta_table, &response)? else {
+                return Ok(None);
+            };
+            let table = txn.open_table(ANSWERS).map_err(db_err)?;
+            let mut answers = BTreeMap::new();
+            for entry in table.range((response.as_str(), "")..).map_err(db_err)? {
+                let (entry_key, bytes) = entry.map_err(db_err)?;
+                let (owner, question) = entry_key.value();
+                if owner != response.as_str() {
+                    break;
+                }
+                let question = QuestionId::parse(question)
+                    .map_err(|e| StoreError::Corrupt(format!("question id: {e}")))?;
+                let record: AnswerRecord = decode("answer", bytes.value())?;
+                answers.insert(question, CurrentAnswer::try_from(record)?);
+            }
+            Ok(Some(Response {
+                key: key.clone(),
+                meta: meta.meta(),
+                answers,
+                updated_at: meta.updated_at.map(Timestamp::from_millis),
+            }))
+        })
+    }
+
+    async fn history(&self, key: &ResponseKey) -> Result<Vec<ResponseEvent>, StoreError> {
+        let response = key.id();
+        self.read(|txn| {
+            let table = txn.open_table(EVENTS).map_err(db_err)?;
+            let mut events = Vec::new();
+            for entry in table
+                .range((response.as_str(), 0)..=(response.as_str(), u64::MAX))
+                .map_err(db_err)?
+            {
+                let (_, bytes) = entry.map_err(db_err)?;
+                let record: EventRecord = decode("event", bytes.value())?;
+                events.push(record.into_event(&response)?);
+            }
+            Ok(events)
+        })
+    }
+
+    async fn responses(&self, round: &RoundId) -> Result<Vec<ResponseKey>, StoreError> {
+        self.read(|txn| {
+            let table = txn.open_multimap_table(ROUND_RESPONSES).map_err(db_err)?;
+            let mut keys = Vec::new();
+            for id in table.get(round.as_str()).map_err(db_err)? {
+                let id = id.map_err(db_err)?;
+                let id = id.value();
+                keys.push(
+                    ResponseKey::parse(id)
+                        .ok_or_else(|| StoreError::Corrupt(format!("response id: {id}")))?,
+                );
+            }
+            // Multimap values come in id order already; sorting keeps the promise explicit.
+            keys.sort_by_cached_key(|key| key.id().as_str().to_owned());
+            Ok(keys)
+        })
+    }
+
+    async fn add_validation(&self, record: &ValidationRecord) -> Result<(), StoreError> {
+        let round = record.round.to_string();
+        let organisation = record.organisation.to_string();
+        let bytes = encode(&ValidationRecordRecord::from(record));
+        self.write(move |txn| add_validation_in(txn, &round, &organisation, &bytes))
+            .await
+    }
+
+    async fn validations(
+        &self,
+        round: &RoundId,
+        organisation: &OrganisationId,
+    ) -> Result<Vec<ValidationRecord>, StoreError> {
+        let (round, organisation) = (round.as_str(), organisation.as_str());
+        self.read(|txn| {
+            let table = txn.open_table(VALIDATIONS).map_err(db_err)?;
+            let mut out = Vec::new();
+            for entry in table
+                .range((round, organisation, 0)..=(round, organisation, u64::MAX))
+                .map_err(db_err)?
+            {
+                let (_, bytes) = entry.map_err(db_err)?;
+                let record: ValidationRecordRecord = decode("validation", bytes.value())?;
+                out.push(ValidationRecord::try_from(record)?);
+            }
+            Ok(out)
+        })
+    }
+
+    async fn put_api_token(&self, token: &ApiToken) -> Result<(), StoreError> {
+        let id = token.id.to_string();
+        let hash = token.hash.to_hex();
+        let record = encode(&ApiTokenRecord::from(token));
+        self.write(move |txn| put_api_token_in(txn, &id, &hash, &record))
+            .await
+    }
+
+    async fn api_token(&self, hash: &TokenHash) -> Result<Option<ApiToken>, StoreError> {
+        let hash = hash.to_hex();
+        self.read(|txn| get_record::<ApiTokenRecord, _>(txn, API_TOKENS, "api token", &hash))
+    }
+
+    async fn api_tokens(&self) -> Result<Vec<ApiToken>, StoreError> {
+        self.read(|txn| {
+            let ids = txn.open_table(API_TOKEN_IDS).map_err(db_err)?;
+            let tokens = txn.open_table(API_TOKENS).map_err(db_err)?;
+            let mut out = Vec::new();
+            for entry in ids.iter().map_err(db_err)? {
+                let (id, hash) = entry.map_err(db_err)?;
+                let bytes = tokens.get(hash.value()).map_err(db_err)?.ok_or_else(|| {
+                    StoreError::Corrupt(format!("api token {} has no record", id.value()))
+                })?;
+                let record: ApiTokenRecord = decode("api token", bytes.value())?;
+                out.push(ApiToken::try_from(record)?);
+            }
+            Ok(out)
+        })
+    }
+
+    async fn revoke_api_token(&self, id: &TokenId) -> Result<bool, StoreError> {
+        let id = id.to_string();
+        self.write(move |txn| revoke_api_token_in(txn, &id)).await
+    }
+
+    async fn put_link_token(&self, token: &LinkToken) -> Result<(), StoreError> {
+        let hash = token.hash.to_hex();
+        let record = encode(&LinkTokenRecord::from(token));
+        self.write(move |txn| {
+            txn.open_table(LINK_TOKENS)
+                .map_err(db_err)?
+                .insert(hash.as_str(), record.as_slice())
+                .map_err(db_err)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn link_token(&self, hash: &TokenHash) -> Result<Option<LinkToken>, StoreError> {
+        let hash = hash.to_hex();
+        self.read(|txn| get_record::<LinkTokenRecord, _>(txn, LINK_TOKENS, "link token", &hash))
+    }
+
+    async fn revoke_link_token(&self, hash: &TokenHash) -> Result<bool, StoreError> {
+        let hash = hash.to_hex();
+        self.write(move |txn| revoke_link_token_in(txn, &hash))
+            .await
+    }
+
+    async fn mark_update_seen(&self, update_id: i64, now: Timestamp) -> Result<bool, StoreError> {
+        let marks = self.update_marks.fetch_add(1, Ordering::Relaxed);
+        let prune = marks % PRUNE_UPDATES_EVERY == PRUNE_UPDATES_EVERY - 1;
+        let now = now.millis();
+        self.write(move |txn| mark_update_seen_in(txn, update_id, now, prune))
+            .await
+    }
+
+    async fn close(&self) -> Result<(), StoreError> {
+        let open = self
+            .state
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+            .ok_or(StoreError::Closed)?;
+        // Joining the writer waits for its last commit: off the async workers.
+        tokio::task::spawn_blocking(move || open.shut_down())
+            .await
+            .map_err(StoreError::unavailable)?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use redb::ReadableTableMetadata;
+
+    use super::*;
+    use crate::catalogue::InstrumentRef;
+    use crate::domain::{
+        Actor, AnswerValue, Channel, Command, CommandError, EmailAddress, IdempotencyKey,
+        LinkBinding, Respondent, ResponseStatus, Role, RoundStatus, Stage, TokenRole,
+    };
+
+    fn key(organisation: &str) -> ResponseKey {
+        ResponseKey {
+            round: RoundId::parse("jiu-rbm-2026").expect("id"),
+            organisation: OrganisationId::parse(organisation).expect("id"),
+            instrument: InstrumentRef::parse("jiu-rbm-stages@1").expect("ref"),
+            respondent: Respondent::Organisation,
+        }
+    }
+
+    fn question(n: u32) -> QuestionId {
+        QuestionId::parse(&format!("1.{n}/stage")).expect("question id")
+    }
+
+    fn stage(value: i64) -> AnswerChange {
+        AnswerChange::Set(AnswerValue::Stage(Stage::parse(value).expect("stage")))
+    }
+
+    fn request(key: &ResponseKey, idem: &str, command: Command, at: i64) -> ResponseRequest {
+        ResponseRequest {
+            key: key.clone(),
+            idempotency_key: IdempotencyKey::parse(idem).expect("key"),
+            command,
+            expected_seq: None,
+            actor: Actor::System,
+            channel: Channel::Graphql,
+            at: Timestamp::from_millis(at),
+        }
+    }
+
+    fn answer(key: &ResponseKey, idem: &str, n: u32, value: i64, at: i64) -> ResponseRequest {
+        request(
+            key,
+            idem,
+            Command::Answers(vec![(question(n), stage(value))]),
+            at,
+        )
+    }
+
+    fn person(id: &str, chat: Option<i64>) -> Person {
+        let mut person = Person::new(
+            PersonId::parse(id).expect("id"),
+            "Ana Ruiz",
+            EmailAddress::parse("ana@example.org").expect("email"),
+        )
+        .expect("person");
+        person.telegram_chat = chat.map(TelegramChatId);
+        person
+    }
+
+    fn temp_store() -> (tempfile::TempDir, RedbStore) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = open(&dir.path().join("data/stagewise.redb")).expect("opens");
+        (dir, store)
+    }
+
+    #[tokio::test]
+    async fn execute_replays_refuses_and_conflicts() {
+        let (_dir, store) = temp_store();
+        let key = key("unicef");
+        let first = store
+            .execute(&answer(&key, "k1", 1, 3, 10))
+            .await
+            .expect("executes");
+        assert!(!first.replayed);
+        assert_eq!(first.events.len(), 1);
+        assert_eq!(first.events[0].seq, 1);
+
+        // The same request later (another time) replays the first receipt.
+        let again = store
+            .execute(&answer(&key, "k1", 1, 3, 99))
+            .await
+            .expect("replays");
+        assert!(again.replayed);
+        assert_eq!(again.events, first.events);
+
+        // The same key for another request conflicts and writes nothing.
+        let conflict = store.execute(&answer(&key, "k1", 1, 4, 11)).await;
+        assert!(matches!(conflict, Err(StoreError::IdempotencyConflict)));
+        assert_eq!(store.history(&key).await.expect("history").len(), 1);
+
+        let submitted = store
+            .execute(&request(&key, "k2", Command::Submit, 12))
+            .await
+            .expect("submits");
+        assert_eq!(submitted.events[0].seq, 2);
+
+        // A refused command writes nothing, not even its idempotency key.
+        let refused = store.execute(&answer(&key, "k3", 2, 5, 13)).await;
+        assert!(matches!(
+            refused,
+            Err(StoreError::Refused(CommandError::Submitted))
+        ));
+        let response = store.response(&key).await.expect("reads").expect("exists");
+        assert_eq!(response.meta.last_seq, 2);
+        assert_eq!(response.meta.status, ResponseStatus::Submitted);
+        assert_eq!(response.updated_at, Some(Timestamp::from_millis(12)));
+        store
+            .execute(&request(
+                &key,
+                "k4",
+                Command::Reopen {
+                    reason: "typo".into(),
+                },
+                14,
+            ))
+            .await
+            .expect("reopens");
+        let retried = store
+            .execute(&answer(&key, "k3", 2, 5, 15))
+            .await
+            .expect("the refused key was not recorded");
+        assert!(!retried.replayed);
+        assert_eq!(retried.events[0].seq, 4);
+
+        // A stale expected seq is refused.
+        let mut stale = answer(&key, "k5", 1, 1, 16);
+        stale.expected_seq = Some(1);
+        assert!(matches!(
+            store.execute(&stale).await,
+            Err(StoreError::Refused(CommandError::Stale {
+                expected: 1,
+                actual: 4
+            }))
+        ));
+        assert_eq!(store.history(&key).await.expect("history").len(), 4);
+        assert_eq!(
+            store.response(&self::key("unhcr")).await.expect("reads"),
+            None
+        );
+    }
+
+    #[tokio::test]
+    async fn history_folds_to_the_stored_response() {
+        let (_dir, store) = temp_store();
+        let key = key("unicef");
+        let requests = [
+            request(
+                &key,
+                "a",
+                Command::Answers(vec![
+                    (question(1), stage(2)),
+                    (question(2), stage(3)),
+                    (question(3), stage(4)),
+                ]),
+                1,
+            ),
+            request(
+                &key,
+                "b",
+                Command::Answers(vec![
+                    (question(2), AnswerChange::Clear),
+                    (question(1), stage(5)),
+                ]),
+                2,
+            ),
+            request(&key, "c", Command::Submit, 3),
+            request(
+                &key,
+                "d",
+                Command::Reopen {
+                    reason: "more evidence".into(),
+                },
+                4,
+            ),
+            request(
+                &key,
+                "e",
+                Command::Answers(vec![(question(3), AnswerChange::Clear)]),
+                5,
+            ),
+        ];
+        for request in &requests {
+            store.execute(request).await.expect("executes");
+        }
+        let history = store.history(&key).await.expect("history");
+        assert_eq!(
+            history.iter().map(|e| e.seq).collect::<Vec<_>>(),
+            (1..=8).collect::<Vec<_>>()
+        );
+        let stored = store.response(&key).await.expect("reads").expect("exists");
+        assert_eq!(Response::replay(key.clone(), &history), stored);
+        assert_eq!(stored.answers.len(), 1);
+        assert_eq!(stored.meta.status, ResponseStatus::Draft);
+        assert_eq!(store.responses(&key.round).await.expect("lists"), vec![key]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_requests_are_all_recorded_without_gaps() {
+        let (_dir, store) = temp_store();
+        let store = Arc::new(store);
+        let key = key("unicef");
+        let other = self::key("unhcr");
+        let mut tasks = Vec::new();
+        for n in 0..64u32 {
+            let store = Arc::clone(&store);
+            let key = if n % 4 == 0 {
+                other.clone()
+            } else {
+                key.clone()
+            };
+            tasks.push(tokio::spawn(async move {
+                store
+                    .execute(&answer(&key, &format!("k{n}"), n, 1 + i64::from(n % 5), 1))
+                    .await
+            }));
+        }
+        for task in tasks {
+            let receipt = task.await.expect("joins").expect("executes");
+            assert!(!receipt.replayed);
+        }
+        for (key, count) in [(&key, 48u64), (&other, 16)] {
+            let history = store.history(key).await.expect("history");
+            assert_eq!(
+                history.iter().map(|e| e.seq).collect::<Vec<_>>(),
+                (1..=count).collect::<Vec<_>>()
+            );
+            let stored = store.response(key).await.expect("reads").expect("exists");
+            assert_eq!(Response::replay(key.clone(), &history), stored);
+        }
+        // Ordered by id: "unhcr" before "unicef".
+        assert_eq!(
+            store.responses(&key.round).await.expect("lists"),
+            vec![other, key]
+        );
+    }
+
+    #[tokio::test]
+    async fn data_survives_close_and_reopen() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("nested/folder/stagewise.redb");
+        let key = key("unicef");
+        let organisation =
+            Organisation::new(key.organisation.clone(), "UNICEF", None).expect("organisation");
+        {
+            let store = open(&path).expect("opens");
+            store
+                .put_organisation(&organisation)
+                .await
+                .expect("puts organisation");
+            store
+                .execute(&answer(&key, "k1", 1, 3, 5))
+                .await
+                .expect("executes");
+            store.close().await.expect("closes");
+            assert!(matches!(store.ping().await, Err(StoreError::Closed)));
+            assert!(matches!(
+                store.organisations().await,
+                Err(StoreError::Closed)
+            ));
+            assert!(matches!(
+                store.execute(&answer(&key, "k2", 1, 4, 6)).await,
+                Err(StoreError::Closed)
+            ));
+            assert!(matches!(store.close().await, Err(StoreError::Closed)));
+        }
+        let store = open(&path).expect("reopens");
+        store.ping().await.expect("answers");
+        assert_eq!(
+            store.organisations().await.expect("lists"),
+            vec![organisation]
+        );
+        assert_eq!(store.history(&key).await.expect("history").len(), 1);
+        let replay = store
+            .execute(&answer(&key, "k1", 1, 3, 7))
+            .await
+            .expect("replays after reopening");
+        assert!(replay.replayed);
+        // Dropped without `close`: the drop closes it, so it opens again.
+        drop(store);
+        open(&path).expect("reopens after a drop");
+    }
+
+    #[tokio::test]
+    async fn a_chat_belongs_to_one_person() {
+        let (_dir, store) = temp_store();
+        store
+            .put_person(&person("ana", Some(7)))
+            .await
+            .expect("puts");
+        store
+            .put_person(&person("ben", Some(7)))
+            .await
+            .expect("puts");
+        let ana = PersonId::parse("ana").expect("id");
+        let ben = PersonId::parse("ben").expect("id");
+        assert_eq!(
+            store
+                .person(&ana)
+                .await
+                .expect("reads")
+                .map(|p| p.telegram_chat),
+            Some(None)
+        );
+        assert_eq!(
+            store
+                .person_by_chat(TelegramChatId(7))
+                .await
+                .expect("reads")
+                .map(|p| p.id),
+            Some(ben.clone())
+        );
+
+        // Moving to another chat frees the old one.
+        store
+            .put_person(&person("ben", Some(8)))
+            .await
+            .expect("puts");
+        assert_eq!(
+            store
+                .person_by_chat(TelegramChatId(7))
+                .await
+                .expect("reads"),
+            None
+        );
+        assert_eq!(
+            store
+                .person_by_chat(TelegramChatId(8))
+                .await
+                .expect("reads")
+                .map(|p| p.id),
+            Some(ben.clone())
+        );
+        // Unlinking frees it too; re-putting a person keeps its own chat.
+        store
+            .put_person(&person("ana", Some(9)))
+            .await
+            .expect("puts");
+        store
+            .put_person(&person("ana", Some(9)))
+            .await
+            .expect("puts");
+        store.put_person(&person("ben", None)).await.expect("puts");
+        assert_eq!(
+            store
+                .person_by_chat(TelegramChatId(8))
+                .await
+                .expect("reads"),
+            None
+        );
+        assert_eq!(
+            store
+                .person_by_chat(TelegramChatId(9))
+                .await
+                .expect("reads")
+                .map(|p| p.id),
+            Some(ana)
+        );
+        assert_eq!(
+            store
+                .persons()
+                .await
+                .expect("lists")
+                .into_iter()
+                .map(|p| p.id.to_string())
+                .collect::<Vec<_>>(),
+            ["ana", "ben"]
+        );
+    }
+
+    #[tokio::test]
+    async fn updates_are_remembered_for_the_memory_window() {
+        let (_dir, store) = temp_store();
+        let t0 = Timestamp::from_millis(1_000);
+        assert!(store.mark_update_seen(1, t0).await.expect("marks"));
+        assert!(!store.mark_update_seen(1, t0).await.expect("marks"));
+        let within = t0.plus_millis(UPDATE_MEMORY_MILLIS);
+        assert!(!store.mark_update_seen(1, within).await.expect("marks"));
+        let after = t0.plus_millis(UPDATE_MEMORY_MILLIS + 1);
+        assert!(store.mark_update_seen(1, after).await.expect("marks"));
+        assert!(!store.mark_update_seen(1, after).await.expect("marks"));
+
+        // Old entries are pruned every `PRUNE_UPDATES_EVERY` calls.
+        let count = |store: &RedbStore| {
+            store
+                .read(|txn| {
+                    txn.open_table(TELEGRAM_UPDATES)
+                        .map_err(db_err)?
+                        .len()
+                        .map_err(db_err)
+                })
+                .expect("counts")
+        };
+        for id in 100..120 {
+            assert!(store.mark_update_seen(id, t0).await.expect("marks"));
+        }
+        assert_eq!(count(&store), 21);
+        // The next call is the one that prunes.
+        store
+            .update_marks
+            .store(PRUNE_UPDATES_EVERY - 1, Ordering::Relaxed);
+        assert!(store.mark_update_seen(500, after).await.expect("marks"));
+        // Kept: update 1 (seen at `after`) and 500; the twenty seen at `t0` are forgotten.
+        assert_eq!(count(&store), 2);
+        assert!(!store.mark_update_seen(1, after).await.expect("marks"));
+    }
+
+    #[tokio::test]
+    async fn catalogue_tables_round_trip() {
+        let (_dir, store) = temp_store();
+        let round_id = RoundId::parse("jiu-rbm-2026").expect("id");
+        let org = OrganisationId::parse("unicef").expect("id");
+        let round = Round {
+            id: round_id.clone(),
+            title: "JIU RBM 2026".into(),
+            instruments: vec![InstrumentRef::parse("jiu-rbm-stages@1").expect("ref")],
+            organisations: vec![org.clone()],
+            deadline: Some(Timestamp::from_millis(5)),
+            status: RoundStatus::Open,
+        };
+        store.put_round(&round).await.expect("puts");
+        assert_eq!(
+            store.round(&round_id).await.expect("reads"),
+            Some(round.clone())
+        );
+        assert_eq!(store.rounds().await.expect("lists"), vec![round]);
+
+        let assignment = |org: &str, person: &str, role: Role| Assignment {
+            round: round_id.clone(),
+            organisation: OrganisationId::parse(org).expect("id"),
+            person: PersonId::parse(person).expect("id"),
+            role,
+        };
+        let senior = |areas: &[&str]| Role::SeniorManager {
+            outcome_areas: areas.iter().map(|a| (*a).to_owned()).collect(),
+        };
+        store
+            .put_assignment(&assignment("unicef", "ana", senior(&["a"])))
+            .await
+            .expect("puts");
+        store
+            .put_assignment(&assignment("unicef", "ana", senior(&["a", "b"])))
+            .await
+            .expect("replaces");
+        store
+            .put_assignment(&assignment("un", "ben", Role::FocalPoint))
+            .await
+            .expect("puts");
+        store
+            .put_assignment(&assignment("un-women", "ben", Role::FocalPoint))
+            .await
+            .expect("puts");
+        let listed = store.assignments(&round_id).await.expect("lists");
+        assert_eq!(
+            listed,
+            vec![
+                assignment("un", "ben", Role::FocalPoint),
+                assignment("un-women", "ben", Role::FocalPoint),
+                assignment("unicef", "ana", senior(&["a", "b"])),
+            ]
+        );
+        assert!(
+            store
+                .remove_assignment(&assignment("un", "ben", Role::FocalPoint))
+                .await
+                .expect("removes")
+        );
+        assert!(
+            !store
+                .remove_assignment(&assignment("un", "ben", Role::FocalPoint))
+                .await
+                .expect("removes")
+        );
+        let other_round = RoundId::parse("jiu-rbm-2027").expect("id");
+        assert!(
+            store
+                .assignments(&other_round)
+                .await
+                .expect("lists")
+                .is_empty()
+        );
+
+        let validation = |note: &str, at: i64| ValidationRecord {
+            round: round_id.clone(),
+            organisation: org.clone(),
+            component: "1.1".into(),
+            stage: Stage::parse(3).expect("stage"),
+            note: note.into(),
+            validator: PersonId::parse("val").expect("id"),
+            at: Timestamp::from_millis(at),
+        };
+        for (n, note) in ["first", "second", "third"].iter().enumerate() {
+            store
+                .add_validation(&validation(note, 10 - i64::try_from(n).expect("small")))
+                .await
+                .expect("adds");
+        }
+        assert_eq!(
+            store
+                .validations(&round_id, &org)
+                .await
+                .expect("lists")
+                .iter()
+                .map(|v| v.note.as_str())
+                .collect::<Vec<_>>(),
+            ["first", "second", "third"]
+        );
+        assert!(
+            store
+                .validations(&round_id, &OrganisationId::parse("unhcr").expect("id"))
+                .await
+                .expect("lists")
+                .is_empty()
+        );
+    }
+
+    #[tokio::test]
+    async fn tokens_are_found_by_hash_and_revoked() {
+        let (_dir, store) = temp_store();
+        let token = |id: &str, secret: &str| ApiToken {
+            id: TokenId::parse(id).expect("id"),
+            hash: TokenHash::of(secret),
+            role: TokenRole::Admin,
+            label: "ops".into(),
+            created_at: Timestamp::from_millis(1),
+            revoked: false,
+        };
+        store.put_api_token(&token("b", "s1")).await.expect("puts");
+        store.put_api_token(&token("a", "s2")).await.expect("puts");
+        assert_eq!(
+            store.api_token(&TokenHash::of("s1")).await.expect("reads"),
+            Some(token("b", "s1"))
+        );
+        // A new secret for an id replaces the old one.
+        store.put_api_token(&token("b", "s3")).await.expect("puts");
+        assert_eq!(
+            store.api_token(&TokenHash::of("s1")).await.expect("reads"),
+            None
+        );
+        assert_eq!(
+            store.api_tokens().await.expect("lists"),
+            vec![token("a", "s2"), token("b", "s3")]
+        );
+        let b = TokenId::parse("b").expect("id");
+        assert!(store.revoke_api_token(&b).await.expect("revokes"));
+        assert!(
+            !store
+                .revoke_api_token(&TokenId::parse("zz").expect("id"))
+                .await
+                .expect("revokes")
+        );
+        let revoked = store
+            .api_token(&TokenHash::of("s3"))
+            .await
+            .expect("reads")
+            .expect("kept");
+        assert!(revoked.revoked);
+
+        let link = LinkToken {
+            hash: TokenHash::of("link"),
+            binding: LinkBinding {
+                response: key("unicef"),
+                person: PersonId::parse("ana").expect("id"),
+            },
+            expires_at: Timestamp::from_millis(100),
+            revoked: false,
+            created_at: Timestamp::from_millis(1),
+        };
+        store.put_link_token(&link).await.expect("puts");
+        assert_eq!(
+            store.link_token(&link.hash).await.expect("reads"),
+            Some(link.clone())
+        );
+        assert!(store.revoke_link_token(&link.hash).await.expect("revokes"));
+        assert!(
+            !store
+                .revoke_link_token(&TokenHash::of("other"))
+                .await
+                .expect("revokes")
+        );
+        assert!(
+            store
+                .link_token(&link.hash)
+                .await
+                .expect("reads")
+                .expect("kept")
+                .revoked
+        );
+    }
+}

@@ -6,7 +6,11 @@ mod catalogue;
 mod cli;
 // Every text of every instrument against the seed documents it was transcribed from.
 mod fidelity;
+// Crash safety: kill -9 during a burst of writes, on redb and on Redis.
+mod crash;
 // Malformed catalogues are rejected with the file and the field named.
 mod malformed;
+// The store contract, the fold property and the key layout on both backends.
+mod store;
 // Helpers: locating the shipped folders, copying the catalogue to a temporary folder.
 mod support;
