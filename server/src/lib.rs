@@ -8,4 +8,5 @@ pub mod catalogue;
 pub mod cli;
 pub mod config;
 pub mod domain;
+pub mod service;
 pub mod store;

@@ -1,5 +1,7 @@
 //! Integration tests of the `server` crate; one binary, one module per area.
 
+// Saving answers: validation against the catalogue before anything is written.
+mod answers;
 // The shipped catalogue: loads, structural invariants, spot checks of wording.
 mod catalogue;
 // The `stagewise-server` binary: start, `catalogue check`, `catalogue export`.

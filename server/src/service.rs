@@ -1,0 +1,5 @@
+//! Use-cases, one module per area: the only callers of the store. Each takes untrusted
+//! input, validates it against the catalogue and the domain rules, and only then writes.
+//! Transports (GraphQL, the web form, the bot) call these and hold no rules themselves.
+
+pub mod answers;

@@ -1,0 +1,320 @@
+//! Saving answers: untrusted input is checked against the catalogue — the instrument
+//! version exists and is answerable, the respondent fits its response mode, each question
+//! exists in that version, each value fits the question's type and limits — before the
+//! store is asked to write. Invalid input writes nothing and says what is wrong with each
+//! answer.
+
+use std::collections::BTreeSet;
+
+use crate::catalogue::model::ResponseMode;
+use crate::catalogue::{AnswerType, Catalogue, Instrument};
+use crate::domain::answer::{check_list_len, parse_text};
+use crate::domain::{
+    Actor, AnswerChange, AnswerValue, Channel, Command, DateValue, EvidenceItem, EvidenceKind,
+    FileRef, IdempotencyKey, MAX_SHORT_TEXT_CHARS, MAX_TEXT_CHARS, NamedRating, QuestionId, Rating,
+    Respondent, ResponseKey, Stage, Timestamp, ValueError,
+};
+use crate::store::{Receipt, ResponseRequest, Store, StoreError};
+
+/// An answer as a channel received it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RawValue {
+    /// A number: a stage or a rating.
+    Number(i64),
+    /// A text: short or long text, or a date `YYYY-MM-DD`.
+    Text(String),
+    /// Lines of text.
+    Lines(Vec<String>),
+    /// Evidence lines.
+    Evidence(Vec<RawEvidence>),
+    /// Activities the organisation names and rates.
+    Named(Vec<(String, i64)>),
+}
+
+/// One evidence line as received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawEvidence {
+    /// `true` for the name of a person, `false` for a document.
+    pub person: bool,
+    /// Title, reference or name.
+    pub text: String,
+    /// An uploaded file.
+    pub file: Option<FileRef>,
+}
+
+/// One answer to save: a value, or `None` to clear the question.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawAnswer {
+    /// The question id as received.
+    pub question: String,
+    /// The value, or `None` to clear.
+    pub value: Option<RawValue>,
+}
+
+/// Why one answer was rejected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AnswerProblem {
+    /// Not a question of this instrument version.
+    #[error("`{0}` is not a question of this instrument")]
+    UnknownQuestion(String),
+    /// The same question twice in one request.
+    #[error("`{0}` is answered twice in one request")]
+    Duplicate(String),
+    /// A value of the wrong kind for the question.
+    #[error("`{question}` takes {expected}")]
+    WrongType {
+        /// The question.
+        question: String,
+        /// What it takes, in words.
+        expected: &'static str,
+    },
+    /// A value outside the question's limits.
+    #[error("`{question}`: {problem}")]
+    Invalid {
+        /// The question.
+        question: String,
+        /// What is wrong.
+        problem: ValueError,
+    },
+}
+
+/// Why answers could not be saved.
+#[derive(Debug, thiserror::Error)]
+pub enum SaveError {
+    /// The catalogue has no such instrument version.
+    #[error("the catalogue has no instrument {0}")]
+    UnknownInstrument(String),
+    /// The instrument is guidance, not a questionnaire.
+    #[error("instrument {0} is guidance and takes no answers")]
+    NotAnswerable(String),
+    /// An organisation's response to a per-respondent instrument, or the reverse.
+    #[error("{0}")]
+    WrongRespondent(&'static str),
+    /// No answers given.
+    #[error("no answers were given")]
+    NoAnswers,
+    /// Too many answers in one request.
+    #[error("{0} answers in one request; at most {MAX_ANSWERS_PER_REQUEST} are accepted")]
+    TooManyAnswers(usize),
+    /// One or more answers are invalid; nothing was saved.
+    #[error("{} answer(s) are invalid: {}", .0.len(), .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    Invalid(Vec<AnswerProblem>),
+    /// The store refused or failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Most answers one request may carry (a whole component's worth, generously).
+pub const MAX_ANSWERS_PER_REQUEST: usize = 200;
+
+/// A request to save answers.
+#[derive(Debug, Clone)]
+pub struct SaveAnswers {
+    /// The response.
+    pub key: ResponseKey,
+    /// The client's idempotency key.
+    pub idempotency_key: IdempotencyKey,
+    /// The answers, applied in order.
+    pub answers: Vec<RawAnswer>,
+    /// Only apply if the response's last event is this one.
+    pub expected_seq: Option<u64>,
+    /// Who answers.
+    pub actor: Actor,
+    /// Through which channel.
+    pub channel: Channel,
+    /// When.
+    pub at: Timestamp,
+}
+
+/// Checks that the response can take answers of its instrument.
+///
+/// # Errors
+/// [`SaveError::UnknownInstrument`], [`SaveError::NotAnswerable`] or
+/// [`SaveError::WrongRespondent`].
+pub fn instrument_for<'a>(
+    catalogue: &'a Catalogue,
+    key: &ResponseKey,
+) -> Result<&'a Instrument, SaveError> {
+    let instrument = catalogue
+        .get(&key.instrument.id, key.instrument.version)
+        .ok_or_else(|| SaveError::UnknownInstrument(key.instrument.to_string()))?;
+    match (instrument.header().response_mode, &key.respondent) {
+        (ResponseMode::Reference, _) => Err(SaveError::NotAnswerable(key.instrument.to_string())),
+        (ResponseMode::PerOrganisation, Respondent::Person(_)) => Err(SaveError::WrongRespondent(
+            "this instrument takes one consolidated response per organisation",
+        )),
+        (ResponseMode::PerRespondent, Respondent::Organisation) => Err(SaveError::WrongRespondent(
+            "this instrument takes one response per respondent",
+        )),
+        _ => Ok(instrument),
+    }
+}
+
+/// Validates raw answers against an instrument, all of them, and returns the command to
+/// record or every problem found.
+///
+/// # Errors
+/// [`SaveError::NoAnswers`], [`SaveError::TooManyAnswers`] or [`SaveError::Invalid`].
+pub fn validate(instrument: &Instrument, answers: &[RawAnswer]) -> Result<Command, SaveError> {
+    if answers.is_empty() {
+        return Err(SaveError::NoAnswers);
+    }
+    if answers.len() > MAX_ANSWERS_PER_REQUEST {
+        return Err(SaveError::TooManyAnswers(answers.len()));
+    }
+    let mut problems = Vec::new();
+    let mut changes = Vec::with_capacity(answers.len());
+    let mut seen = BTreeSet::new();
+    for answer in answers {
+        let shown = || answer.question.chars().take(100).collect::<String>();
+        let Some(question) = instrument.question(&answer.question) else {
+            problems.push(AnswerProblem::UnknownQuestion(shown()));
+            continue;
+        };
+        if !seen.insert(answer.question.as_str()) {
+            problems.push(AnswerProblem::Duplicate(shown()));
+            continue;
+        }
+        // The catalogue's ids always parse; this keeps the domain type honest.
+        let Ok(id) = QuestionId::parse(&question.id) else {
+            problems.push(AnswerProblem::UnknownQuestion(shown()));
+            continue;
+        };
+        match &answer.value {
+            None => changes.push((id, AnswerChange::Clear)),
+            Some(raw) => match value(question.answer, raw, &question.id) {
+                Ok(value) => changes.push((id, AnswerChange::Set(value))),
+                Err(problem) => problems.push(problem),
+            },
+        }
+    }
+    if problems.is_empty() {
+        Ok(Command::Answers(changes))
+    } else {
+        Err(SaveError::Invalid(problems))
+    }
+}
+
+fn value(
+    expected: AnswerType,
+    raw: &RawValue,
+    question: &str,
+) -> Result<AnswerValue, AnswerProblem> {
+    let invalid = |problem: ValueError| AnswerProblem::Invalid {
+        question: question.to_owned(),
+        problem,
+    };
+    let wrong = |expected: &'static str| AnswerProblem::WrongType {
+        question: question.to_owned(),
+        expected,
+    };
+    match (expected, raw) {
+        (AnswerType::Stage, RawValue::Number(n)) => {
+            Stage::parse(*n).map(AnswerValue::Stage).map_err(invalid)
+        }
+        (AnswerType::Stage, _) => Err(wrong("a stage, 1 to 5")),
+        (AnswerType::Rating { min, max }, RawValue::Number(n)) => Rating::parse(*n, min, max)
+            .map(AnswerValue::Rating)
+            .map_err(invalid),
+        (AnswerType::Rating { .. }, _) => Err(wrong("a rating")),
+        (AnswerType::ShortText, RawValue::Text(t)) => parse_text(t, MAX_SHORT_TEXT_CHARS)
+            .map(AnswerValue::Text)
+            .map_err(invalid),
+        (AnswerType::LongText, RawValue::Text(t)) => parse_text(t, MAX_TEXT_CHARS)
+            .map(AnswerValue::Text)
+            .map_err(invalid),
+        (AnswerType::ShortText | AnswerType::LongText, _) => Err(wrong("a text")),
+        (AnswerType::Date, RawValue::Text(t)) => DateValue::parse(t.trim())
+            .map(AnswerValue::Date)
+            .map_err(invalid),
+        (AnswerType::Date, _) => Err(wrong("a date, YYYY-MM-DD")),
+        (AnswerType::TextList, RawValue::Lines(lines)) => {
+            check_list_len(lines.len()).map_err(invalid)?;
+            lines
+                .iter()
+                .map(|line| parse_text(line, MAX_SHORT_TEXT_CHARS))
+                .collect::<Result<Vec<_>, _>>()
+                .map(AnswerValue::TextList)
+                .map_err(invalid)
+        }
+        (AnswerType::TextList, _) => Err(wrong("a list of lines")),
+        (AnswerType::Evidence, RawValue::Evidence(items)) => {
+            check_list_len(items.len()).map_err(invalid)?;
+            items
+                .iter()
+                .map(|item| {
+                    Ok(EvidenceItem {
+                        kind: if item.person {
+                            EvidenceKind::Person
+                        } else {
+                            EvidenceKind::Document
+                        },
+                        text: parse_text(&item.text, MAX_SHORT_TEXT_CHARS)?,
+                        file: item
+                            .file
+                            .as_ref()
+                            .map(|file| {
+                                Ok::<_, ValueError>(FileRef {
+                                    name: parse_text(&file.name, MAX_SHORT_TEXT_CHARS)?,
+                                    size: file.size,
+                                    telegram_file_id: parse_text(
+                                        &file.telegram_file_id,
+                                        MAX_SHORT_TEXT_CHARS,
+                                    )?,
+                                })
+                            })
+                            .transpose()?,
+                    })
+                })
+                .collect::<Result<Vec<_>, ValueError>>()
+                .map(AnswerValue::Evidence)
+                .map_err(invalid)
+        }
+        (AnswerType::Evidence, _) => Err(wrong("evidence lines")),
+        (AnswerType::OtherActivities { max_rows, min, max }, RawValue::Named(items)) => {
+            if items.len() > usize::from(max_rows) {
+                return Err(invalid(ValueError::TooMany {
+                    items: items.len(),
+                    max: usize::from(max_rows),
+                }));
+            }
+            items
+                .iter()
+                .map(|(name, rating)| {
+                    Ok(NamedRating {
+                        name: parse_text(name, MAX_SHORT_TEXT_CHARS)?,
+                        rating: Rating::parse(*rating, min, max)?,
+                    })
+                })
+                .collect::<Result<Vec<_>, ValueError>>()
+                .map(AnswerValue::OtherActivities)
+                .map_err(invalid)
+        }
+        (AnswerType::OtherActivities { .. }, _) => Err(wrong("named activities, each rated")),
+    }
+}
+
+/// Validates and saves answers: nothing reaches the store unless every answer is valid.
+///
+/// # Errors
+/// A [`SaveError`]: invalid input (nothing written), or the store's refusal or failure.
+pub async fn save(
+    store: &dyn Store,
+    catalogue: &Catalogue,
+    request: SaveAnswers,
+) -> Result<Receipt, SaveError> {
+    let instrument = instrument_for(catalogue, &request.key)?;
+    let command = validate(instrument, &request.answers)?;
+    let receipt = store
+        .execute(&ResponseRequest {
+            key: request.key,
+            idempotency_key: request.idempotency_key,
+            command,
+            expected_seq: request.expected_seq,
+            actor: request.actor,
+            channel: request.channel,
+            at: request.at,
+        })
+        .await?;
+    Ok(receipt)
+}
