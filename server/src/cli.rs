@@ -1,8 +1,8 @@
 //! The command line of `stagewise-server`.
 //!
 //! Parsing and dispatch only: each command calls the library and prints its result. Plain
-//! `stagewise-server` loads the configuration and the catalogue, and stops with a message
-//! naming the file and the field when the catalogue is malformed.
+//! `stagewise-server` serves; it stops at start with a message naming the file and the
+//! field when the catalogue is malformed.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -22,8 +22,7 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "DIR")]
     pub config_dir: Option<PathBuf>,
 
-    /// What to do; without a command the server loads its configuration and catalogue
-    /// and reports what it loaded.
+    /// What to do; without a command the server serves.
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -31,6 +30,21 @@ pub struct Cli {
 /// Commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Serve the GraphQL API (the default).
+    Serve {
+        /// Address to listen on, e.g. 127.0.0.1:8080 (port 0 picks a free port).
+        #[arg(long, value_name = "ADDR")]
+        bind: Option<String>,
+        /// Folder of the embedded database (redb backend).
+        #[arg(long, value_name = "DIR")]
+        data_dir: Option<PathBuf>,
+    },
+    /// Create, list and revoke API tokens.
+    Token {
+        /// What to do.
+        #[command(subcommand)]
+        action: TokenAction,
+    },
     /// Work with the instrument catalogue.
     Catalogue {
         /// What to do with it.
@@ -42,6 +56,41 @@ pub enum Command {
         /// What to do with it.
         #[command(subcommand)]
         action: StoreAction,
+    },
+}
+
+/// The roles a token can have.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum RoleArg {
+    /// Everything.
+    Admin,
+    /// Read results and record validations in the rounds given with --round.
+    Validator,
+    /// The Telegram bot's service token.
+    Bot,
+}
+
+/// Token commands.
+#[derive(Debug, Subcommand)]
+pub enum TokenAction {
+    /// Create a token; its secret is printed once, on standard output.
+    Create {
+        /// What it may do.
+        #[arg(long, value_enum)]
+        role: RoleArg,
+        /// Who or what it is for, e.g. "Secretariat" or "JIU validation team".
+        #[arg(long)]
+        name: String,
+        /// A round a validator token may read (repeat for several).
+        #[arg(long = "round", value_name = "ROUND")]
+        rounds: Vec<String>,
+    },
+    /// List tokens (ids, roles, names; never secrets).
+    List,
+    /// Revoke a token by id; it stops working on the next request.
+    Revoke {
+        /// The token id, e.g. t-3f9a2c1b.
+        id: String,
     },
 }
 
@@ -104,7 +153,12 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     })?;
     let catalogue_dir = loaded.catalogue_dir();
     match cli.command {
-        None => start(&loaded, &catalogue_dir),
+        None => serve(loaded, None, None),
+        Some(Command::Serve { bind, data_dir }) => serve(loaded, bind, data_dir),
+        Some(Command::Token { action }) => {
+            init_tracing(&loaded.settings.log.filter);
+            with_store(&loaded, |store| Box::pin(run_token(store, action)))
+        }
         Some(Command::Store { action }) => {
             init_tracing(&loaded.settings.log.filter);
             run_store(&loaded, action)
@@ -135,12 +189,140 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-fn run_store(loaded: &config::LoadedSettings, action: StoreAction) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .context("failed to start the async runtime")?;
-    runtime.block_on(async {
+        .context("failed to start the async runtime")
+}
+
+fn serve(
+    mut loaded: config::LoadedSettings,
+    bind: Option<String>,
+    data_dir: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    init_tracing(&loaded.settings.log.filter);
+    if let Some(bind) = bind {
+        loaded.settings.server.bind = bind;
+    }
+    if let Some(data_dir) = data_dir {
+        loaded.settings.store.redb.data_dir = data_dir;
+    }
+    runtime()?.block_on(async {
+        let app = crate::app::App::build(loaded).await?;
+        println!(
+            "stagewise-server listening on http://127.0.0.1:{}",
+            app.port()
+        );
+        app.run_until_stopped().await
+    })
+}
+
+type StoreTask<'a> = std::pin::Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send + 'a>>;
+
+fn with_store(
+    loaded: &config::LoadedSettings,
+    task: impl for<'a> FnOnce(&'a dyn crate::store::Store) -> StoreTask<'a>,
+) -> anyhow::Result<()> {
+    runtime()?.block_on(async {
+        let store = crate::store::open(loaded)
+            .await
+            .context("failed to open the store")?;
+        let outcome = task(store.as_ref()).await;
+        store.close().await.context("failed to close the store")?;
+        outcome
+    })
+}
+
+async fn run_token(store: &dyn crate::store::Store, action: TokenAction) -> anyhow::Result<()> {
+    use crate::domain::{ApiToken, RoundId, Timestamp, TokenHash, TokenId, TokenRole};
+    match action {
+        TokenAction::Create { role, name, rounds } => {
+            let name = name.trim();
+            anyhow::ensure!(!name.is_empty(), "give the token a --name");
+            let role = match role {
+                RoleArg::Admin => TokenRole::Admin,
+                RoleArg::Bot => TokenRole::Bot,
+                RoleArg::Validator => {
+                    anyhow::ensure!(
+                        !rounds.is_empty(),
+                        "a validator token needs at least one --round"
+                    );
+                    TokenRole::Validator {
+                        rounds: rounds
+                            .iter()
+                            .map(|r| RoundId::parse(r))
+                            .collect::<Result<_, _>>()
+                            .context("invalid --round")?,
+                    }
+                }
+            };
+            let secret = crate::service::access::new_secret().context("no randomness")?;
+            let id = TokenId::parse(&format!("t-{}", &TokenHash::of(&secret).to_hex()[..8]))
+                .context("token id")?;
+            let role_name = match &role {
+                TokenRole::Admin => "admin",
+                TokenRole::Validator { .. } => "validator",
+                TokenRole::Bot => "bot",
+            };
+            store
+                .put_api_token(&ApiToken {
+                    id: id.clone(),
+                    hash: TokenHash::of(&secret),
+                    role,
+                    label: name.to_owned(),
+                    created_at: Timestamp::now(),
+                    revoked: false,
+                })
+                .await
+                .context("failed to store the token")?;
+            eprintln!(
+                "created {role_name} token {id} ({name}). The secret below is shown once; it is stored only as a hash:"
+            );
+            println!("{secret}");
+            Ok(())
+        }
+        TokenAction::List => {
+            for token in store.api_tokens().await.context("failed to list tokens")? {
+                let role = match &token.role {
+                    TokenRole::Admin => "admin".to_owned(),
+                    TokenRole::Bot => "bot".to_owned(),
+                    TokenRole::Validator { rounds } => format!(
+                        "validator of {}",
+                        rounds
+                            .iter()
+                            .map(ToString::to_string)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                };
+                println!(
+                    "{}\t{role}\t{}\t{}",
+                    token.id,
+                    token.label,
+                    if token.revoked { "revoked" } else { "active" }
+                );
+            }
+            Ok(())
+        }
+        TokenAction::Revoke { id } => {
+            let id = TokenId::parse(&id).context("invalid token id")?;
+            if store
+                .revoke_api_token(&id)
+                .await
+                .context("failed to revoke")?
+            {
+                eprintln!("revoked {id}");
+                Ok(())
+            } else {
+                anyhow::bail!("no token {id}")
+            }
+        }
+    }
+}
+
+fn run_store(loaded: &config::LoadedSettings, action: StoreAction) -> anyhow::Result<()> {
+    runtime()?.block_on(async {
         let store = crate::store::open(loaded)
             .await
             .context("failed to open the store")?;
@@ -177,17 +359,6 @@ fn run_store(loaded: &config::LoadedSettings, action: StoreAction) -> anyhow::Re
         store.close().await.context("failed to close the store")?;
         outcome
     })
-}
-
-fn start(loaded: &config::LoadedSettings, catalogue_dir: &std::path::Path) -> anyhow::Result<()> {
-    init_tracing(&loaded.settings.log.filter);
-    let catalogue = load_catalogue(catalogue_dir)?;
-    tracing::info!(
-        instruments = catalogue.len(),
-        dir = %catalogue_dir.display(),
-        "catalogue loaded"
-    );
-    print_summary(&catalogue, catalogue_dir)
 }
 
 fn init_tracing(filter: &str) {

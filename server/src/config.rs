@@ -26,6 +26,64 @@ pub struct Settings {
     pub log: LogSettings,
     /// Where answers are kept.
     pub store: StoreSettings,
+    /// The HTTP server.
+    pub server: ServerSettings,
+    /// The GraphQL endpoint.
+    pub graphql: GraphqlSettings,
+}
+
+/// `[server]`
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerSettings {
+    /// Address and port to listen on; port 0 picks a free port.
+    pub bind: String,
+    /// The address people reach the server at; links in emails are built from it, never
+    /// from a request's Host header.
+    pub public_base_url: String,
+    /// Seconds given to requests in flight when the server is asked to stop.
+    pub shutdown_grace_secs: u64,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self {
+            bind: "127.0.0.1:8080".to_owned(),
+            public_base_url: "http://127.0.0.1:8080".to_owned(),
+            shutdown_grace_secs: 10,
+        }
+    }
+}
+
+/// `[graphql]`
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GraphqlSettings {
+    /// Answer introspection queries (`__schema`, `__type`).
+    pub introspection: bool,
+    /// Serve the GraphiQL explorer on `GET /graphql`.
+    pub graphiql: bool,
+    /// Suggest field names in validation errors ("did you mean …").
+    pub suggestions: bool,
+    /// Deepest nesting of selections a query may have.
+    pub max_depth: usize,
+    /// Most complexity points a query may cost (one per field, lists multiply).
+    pub max_complexity: usize,
+    /// Largest request body, in bytes, checked on the bytes received.
+    pub max_body_bytes: usize,
+}
+
+impl Default for GraphqlSettings {
+    fn default() -> Self {
+        Self {
+            introspection: true,
+            graphiql: true,
+            suggestions: true,
+            max_depth: 16,
+            max_complexity: 5_000,
+            max_body_bytes: 256 * 1024,
+        }
+    }
 }
 
 /// `[store]`
@@ -64,15 +122,18 @@ pub enum BackendKind {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RedbSettings {
-    /// The database file; a relative path is taken from the parent of the configuration
-    /// folder.
-    pub path: PathBuf,
+    /// The data folder holding `stagewise.redb`; a relative path is taken from the parent
+    /// of the configuration folder.
+    pub data_dir: PathBuf,
 }
+
+/// The database file's name inside the data folder.
+pub const REDB_FILE: &str = "stagewise.redb";
 
 impl Default for RedbSettings {
     fn default() -> Self {
         Self {
-            path: PathBuf::from("data/stagewise.redb"),
+            data_dir: PathBuf::from("data"),
         }
     }
 }
@@ -158,9 +219,10 @@ impl LoadedSettings {
         resolve(&self.config_dir, &self.settings.catalogue.dir)
     }
 
-    /// The redb file, resolved against the parent of the configuration folder.
+    /// The redb file, in the data folder resolved against the parent of the
+    /// configuration folder.
     pub fn redb_path(&self) -> PathBuf {
-        resolve(&self.config_dir, &self.settings.store.redb.path)
+        resolve(&self.config_dir, &self.settings.store.redb.data_dir).join(REDB_FILE)
     }
 }
 

@@ -4,9 +4,14 @@
 //! Redis behind one trait), the configuration and the command line; the GraphQL API,
 //! email and web forms build on them.
 
+pub mod app;
 pub mod catalogue;
 pub mod cli;
 pub mod config;
 pub mod domain;
+pub mod events;
+pub mod graphql;
+pub mod http;
+pub mod metrics;
 pub mod service;
 pub mod store;

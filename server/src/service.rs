@@ -2,4 +2,5 @@
 //! input, validates it against the catalogue and the domain rules, and only then writes.
 //! Transports (GraphQL, the web form, the bot) call these and hold no rules themselves.
 
+pub mod access;
 pub mod answers;

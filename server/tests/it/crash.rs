@@ -122,12 +122,12 @@ fn runtime() -> tokio::runtime::Runtime {
 fn redb_loses_no_acknowledged_write_when_killed() {
     let data = tempfile::tempdir().expect("temp dir");
     let config = tempfile::tempdir().expect("temp dir");
-    let path = data.path().join("crash.redb");
+    let path = data.path().join(server::config::REDB_FILE);
     std::fs::write(
         config.path().join("server.toml"),
         format!(
-            "[store]\nbackend = \"redb\"\n[store.redb]\npath = {:?}\n",
-            path.display().to_string()
+            "[store]\nbackend = \"redb\"\n[store.redb]\ndata_dir = {:?}\n",
+            data.path().display().to_string()
         ),
     )
     .expect("config");

@@ -12,6 +12,8 @@ mod fidelity;
 mod crash;
 // Malformed catalogues are rejected with the file and the field named.
 mod malformed;
+// server/schema.graphql is current and every type and field is documented.
+mod schema;
 // The store contract, the fold property and the key layout on both backends.
 mod store;
 // Helpers: locating the shipped folders, copying the catalogue to a temporary folder.

@@ -1,0 +1,170 @@
+//! Building and running the server: load the catalogue, open the store, bind the
+//! listener first (so tests can ask for port 0 and read the port), then serve until a
+//! stop signal, then close the store cleanly.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
+
+use crate::catalogue::Catalogue;
+use crate::config::{BackendKind, LoadedSettings};
+use crate::events::{EventBus, InProcessBus};
+use crate::graphql::{self, AppSchema};
+use crate::metrics::Metrics;
+use crate::store::{self, SharedStore};
+
+/// What every request shares.
+pub struct AppState {
+    /// The instruments.
+    pub catalogue: Arc<Catalogue>,
+    /// Where answers are kept.
+    pub store: SharedStore,
+    /// Live events.
+    pub events: Arc<dyn EventBus>,
+    /// Counters.
+    pub metrics: Metrics,
+    /// The settings the server started with.
+    pub settings: LoadedSettings,
+    /// The GraphQL schema with its limits.
+    pub schema: AppSchema,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("store", &self.store)
+            .field("events", &self.events)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A built server, bound and ready to run.
+pub struct App {
+    acceptor: TcpAcceptor,
+    port: u16,
+    state: Arc<AppState>,
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App")
+            .field("port", &self.port)
+            .finish_non_exhaustive()
+    }
+}
+
+impl App {
+    /// Loads the catalogue, opens the store and binds the listener.
+    ///
+    /// # Errors
+    /// When the catalogue is malformed, the store cannot be opened, or the address
+    /// cannot be bound; each with its context.
+    pub async fn build(settings: LoadedSettings) -> anyhow::Result<Self> {
+        let started = Instant::now();
+        let catalogue_dir = settings.catalogue_dir();
+        let catalogue = Catalogue::load(&catalogue_dir).with_context(|| {
+            format!(
+                "failed to load the catalogue from {}",
+                catalogue_dir.display()
+            )
+        })?;
+        let store = store::open(&settings)
+            .await
+            .context("failed to open the store")?;
+        let events: Arc<dyn EventBus> = match settings.settings.store.backend {
+            BackendKind::Redb | BackendKind::Redis => Arc::new(InProcessBus::default()),
+        };
+        let schema = graphql::build(&settings.settings.graphql);
+        let bind = settings.settings.server.bind.clone();
+        let acceptor = TcpListener::bind(bind.clone())
+            .into_acceptor()
+            .await
+            .with_context(|| format!("failed to listen on {bind}"))?;
+        let port = acceptor
+            .local_addr()
+            .first()
+            .and_then(|addr| addr.as_socket_addr().map(std::net::SocketAddr::port))
+            .context("the listener has no socket address")?;
+        tracing::info!(
+            port,
+            backend = ?settings.settings.store.backend,
+            instruments = catalogue.len(),
+            ready_ms = started.elapsed().as_millis(),
+            "ready"
+        );
+        Ok(Self {
+            acceptor,
+            port,
+            state: Arc::new(AppState {
+                catalogue: Arc::new(catalogue),
+                store,
+                events,
+                metrics: Metrics::default(),
+                settings,
+                schema,
+            }),
+        })
+    }
+
+    /// The port the server listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The shared state (for in-process tests and tools).
+    pub fn state(&self) -> Arc<AppState> {
+        Arc::clone(&self.state)
+    }
+
+    /// Serves until Ctrl-C or SIGTERM, gives requests in flight the configured grace,
+    /// then closes the store.
+    ///
+    /// # Errors
+    /// When serving fails or the store does not close cleanly.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        self.run_until(shutdown_signal()).await
+    }
+
+    /// Serves until `stop` completes; then as [`App::run_until_stopped`].
+    ///
+    /// # Errors
+    /// When serving fails or the store does not close cleanly.
+    pub async fn run_until(self, stop: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
+        let grace = Duration::from_secs(self.state.settings.settings.server.shutdown_grace_secs);
+        let routes = crate::http::routes(Arc::clone(&self.state));
+        poem::Server::new_with_acceptor(self.acceptor)
+            .run_with_graceful_shutdown(routes, stop, Some(grace))
+            .await
+            .context("the server failed")?;
+        self.state
+            .store
+            .close()
+            .await
+            .context("failed to close the store")?;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

@@ -1,0 +1,189 @@
+//! HTTP endpoints: `POST /graphql`, GraphiQL on `GET /graphql` when enabled, `GET
+//! /healthz`, `GET /readyz`, `GET /metrics`.
+//!
+//! The GraphQL handler reads the body itself, so the size limit is checked on the bytes
+//! received (a lying or missing Content-Length cannot pass), refuses batches, resolves
+//! the caller's identity from the bearer token, and gives every error a code.
+
+use std::sync::Arc;
+
+use async_graphql::ErrorExtensionValues;
+use poem::http::{StatusCode, header};
+use poem::web::{Data, Html};
+use poem::{Body, EndpointExt, IntoResponse, Request, Response, Route, get, handler};
+
+use crate::app::AppState;
+use crate::domain::TelegramChatId;
+use crate::graphql::RequestContext;
+use crate::graphql::error::Code;
+use crate::service::access;
+
+/// The header in which the bot names the Telegram chat it acts for.
+pub const CHAT_HEADER: &str = "x-stagewise-telegram-chat";
+
+/// Every route.
+pub fn routes(state: Arc<AppState>) -> impl poem::Endpoint {
+    Route::new()
+        .at("/graphql", get(graphiql).post(graphql))
+        .at("/healthz", get(healthz))
+        .at("/readyz", get(readyz))
+        .at("/metrics", get(metrics))
+        .data(state)
+}
+
+/// A GraphQL-shaped error response outside the executor (body too large, not JSON).
+fn error_response(status: StatusCode, code: Code, message: &str) -> Response {
+    let body = serde_json::json!({
+        "errors": [{ "message": message, "extensions": { "code": code.as_str() } }]
+    });
+    Response::builder()
+        .status(status)
+        .content_type("application/json")
+        .body(body.to_string())
+}
+
+fn bearer(request: &Request) -> Option<&str> {
+    request
+        .headers()
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+        .map(str::trim)
+        .filter(|secret| !secret.is_empty())
+}
+
+fn chat(request: &Request) -> Option<TelegramChatId> {
+    request
+        .headers()
+        .get(CHAT_HEADER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+        .map(TelegramChatId)
+}
+
+#[handler]
+async fn graphql(request: &Request, body: Body, Data(state): Data<&Arc<AppState>>) -> Response {
+    state.metrics.graphql_request();
+    let limit = state.settings.settings.graphql.max_body_bytes;
+    let fail = |status, code: Code, message: &str| {
+        state.metrics.error(code.as_str());
+        error_response(status, code, message)
+    };
+    let bytes = match body.into_bytes_limit(limit).await {
+        Ok(bytes) => bytes,
+        Err(poem::error::ReadBodyError::PayloadTooLarge) => {
+            return fail(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                Code::BadUserInput,
+                &format!("the request body is over {limit} bytes"),
+            );
+        }
+        Err(_) => {
+            return fail(
+                StatusCode::BAD_REQUEST,
+                Code::BadUserInput,
+                "the request body could not be read",
+            );
+        }
+    };
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+        return fail(
+            StatusCode::BAD_REQUEST,
+            Code::BadUserInput,
+            "batched requests are not supported; send one operation per request",
+        );
+    }
+    let Ok(graphql_request) = serde_json::from_slice::<async_graphql::Request>(&bytes) else {
+        return fail(
+            StatusCode::BAD_REQUEST,
+            Code::BadUserInput,
+            "the body is not a GraphQL request in JSON ({\"query\": …, \"variables\": …})",
+        );
+    };
+    let identity =
+        match access::identify(state.store.as_ref(), bearer(request), chat(request)).await {
+            Ok(identity) => identity,
+            Err(error) => {
+                tracing::warn!(%error, "cannot resolve the token");
+                return fail(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    Code::Unavailable,
+                    "the service is briefly unavailable; retry",
+                );
+            }
+        };
+    let context = RequestContext {
+        state: Arc::clone(state),
+        identity,
+    };
+    let mut response = state.schema.execute(graphql_request.data(context)).await;
+    for error in &mut response.errors {
+        // Parse and validation errors (depth, complexity, unknown fields) carry no code.
+        let extensions = error
+            .extensions
+            .get_or_insert_with(ErrorExtensionValues::default);
+        let code = match extensions.get("code") {
+            Some(async_graphql::Value::String(code)) => code.clone(),
+            _ => {
+                extensions.set("code", Code::BadUserInput.as_str());
+                Code::BadUserInput.as_str().to_owned()
+            }
+        };
+        state.metrics.error(&code);
+    }
+    match serde_json::to_vec(&response) {
+        Ok(json) => Response::builder()
+            .content_type("application/json")
+            .body(json),
+        Err(error) => {
+            crate::graphql::error::GqlError::internal(&error);
+            fail(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Code::Internal,
+                "internal error",
+            )
+        }
+    }
+}
+
+#[handler]
+async fn graphiql(Data(state): Data<&Arc<AppState>>) -> Response {
+    if !state.settings.settings.graphql.graphiql {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    Html(
+        async_graphql::http::GraphiQLSource::build()
+            .endpoint("/graphql")
+            .subscription_endpoint("/graphql/ws")
+            .title("Stagewise GraphQL")
+            .finish(),
+    )
+    .into_response()
+}
+
+#[handler]
+fn healthz() -> &'static str {
+    "ok"
+}
+
+#[handler]
+async fn readyz(Data(state): Data<&Arc<AppState>>) -> Response {
+    match state.store.ping().await {
+        Ok(()) => "ready".into_response(),
+        Err(error) => {
+            tracing::warn!(%error, "not ready");
+            (StatusCode::SERVICE_UNAVAILABLE, "store unavailable").into_response()
+        }
+    }
+}
+
+#[handler]
+fn metrics(Data(state): Data<&Arc<AppState>>) -> Response {
+    Response::builder()
+        .content_type("text/plain; version=0.0.4")
+        .body(state.metrics.render())
+}

@@ -1,0 +1,229 @@
+//! A server spawned in-process on a free loopback port, on either backend, with helpers
+//! to make tokens and send GraphQL over HTTP as a client would.
+
+// Not every test module uses every helper.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+use server::app::{App, AppState};
+use server::config::{BackendKind, LoadedSettings, Settings};
+use server::domain::{ApiToken, RoundId, Timestamp, TokenHash, TokenId, TokenRole};
+use tests::RedisServer;
+
+/// Which store a test server uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// A redb file in a temporary folder.
+    Redb,
+    /// A private redis-server.
+    Redis,
+}
+
+/// A running server.
+pub struct TestServer {
+    /// `http://127.0.0.1:<port>`.
+    pub url: String,
+    /// The server's state, for arranging data directly.
+    pub state: Arc<AppState>,
+    /// A valid admin token.
+    pub admin: String,
+    client: reqwest::Client,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<anyhow_like::Result>>,
+    _data: tempfile::TempDir,
+    _redis: Option<Arc<RedisServer>>,
+}
+
+/// The task's outcome without pulling anyhow into the tests.
+mod anyhow_like {
+    pub type Result = std::result::Result<(), String>;
+}
+
+/// Settings for a test server: the shipped catalogue, port 0, the given backend.
+pub fn settings(
+    backend: Backend,
+    data: &tempfile::TempDir,
+    redis: Option<&RedisServer>,
+    prefix: &str,
+) -> LoadedSettings {
+    let mut settings = Settings::default();
+    settings.catalogue.dir = tests::questionnaires_dir();
+    settings.server.bind = "127.0.0.1:0".to_owned();
+    settings.server.shutdown_grace_secs = 1;
+    settings.store.redb.data_dir = data.path().to_path_buf();
+    if let (Backend::Redis, Some(redis)) = (backend, redis) {
+        settings.store.backend = BackendKind::Redis;
+        settings.store.redis.url = redis.url().into();
+        settings.store.redis.key_prefix = prefix.to_owned();
+    }
+    LoadedSettings {
+        settings,
+        config_dir: tests::workspace_root().join("config"),
+    }
+}
+
+impl TestServer {
+    /// Spawns a server on `backend` (starting a private Redis when needed).
+    pub async fn spawn(backend: Backend) -> Self {
+        let redis = match backend {
+            Backend::Redis => Some(Arc::new(RedisServer::start())),
+            Backend::Redb => None,
+        };
+        Self::spawn_on(backend, redis, "e2e").await
+    }
+
+    /// Spawns a server on `backend`, sharing `redis` (so several instances can share one).
+    pub async fn spawn_on(backend: Backend, redis: Option<Arc<RedisServer>>, prefix: &str) -> Self {
+        Self::spawn_with(backend, redis, prefix, |_| {}).await
+    }
+
+    /// Spawns a server after `adjust` has changed its settings.
+    pub async fn spawn_with(
+        backend: Backend,
+        redis: Option<Arc<RedisServer>>,
+        prefix: &str,
+        adjust: impl FnOnce(&mut Settings),
+    ) -> Self {
+        let data = tempfile::tempdir().expect("temp dir");
+        let mut loaded = settings(backend, &data, redis.as_deref(), prefix);
+        adjust(&mut loaded.settings);
+        let app = App::build(loaded).await.expect("the server builds");
+        let url = format!("http://127.0.0.1:{}", app.port());
+        let state = app.state();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            app.run_until(async {
+                let _ = stopped.await;
+            })
+            .await
+            .map_err(|e| format!("{e:#}"))
+        });
+        let mut server = Self {
+            url,
+            state,
+            admin: String::new(),
+            client: reqwest::Client::new(),
+            stop: Some(stop),
+            task: Some(task),
+            _data: data,
+            _redis: redis,
+        };
+        server.admin = server.token(TokenRole::Admin).await;
+        server
+    }
+
+    /// Creates a token with `role` directly in the store; returns its secret.
+    pub async fn token(&self, role: TokenRole) -> String {
+        let secret = server::service::access::new_secret().expect("randomness");
+        let token = ApiToken {
+            id: TokenId::parse(&format!("t-{}", &TokenHash::of(&secret).to_hex()[..10]))
+                .expect("id"),
+            hash: TokenHash::of(&secret),
+            role,
+            label: "test".to_owned(),
+            created_at: Timestamp::now(),
+            revoked: false,
+        };
+        self.state
+            .store
+            .put_api_token(&token)
+            .await
+            .expect("token stored");
+        secret
+    }
+
+    /// A validator token for `rounds`.
+    pub async fn validator(&self, rounds: &[&str]) -> String {
+        self.token(TokenRole::Validator {
+            rounds: rounds
+                .iter()
+                .map(|r| RoundId::parse(r).expect("round"))
+                .collect(),
+        })
+        .await
+    }
+
+    /// Sends a GraphQL request with an optional bearer token and optional Telegram chat
+    /// header; returns the JSON body (errors included).
+    pub async fn graphql_as(
+        &self,
+        token: Option<&str>,
+        chat: Option<i64>,
+        query: &str,
+        variables: Value,
+    ) -> Value {
+        let mut request = self
+            .client
+            .post(format!("{}/graphql", self.url))
+            .json(&json!({ "query": query, "variables": variables }));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(chat) = chat {
+            request = request.header(server::http::CHAT_HEADER, chat.to_string());
+        }
+        let response = request.send().await.expect("the server answers");
+        response.json().await.expect("a JSON body")
+    }
+
+    /// As the admin.
+    pub async fn admin(&self, query: &str, variables: Value) -> Value {
+        self.graphql_as(Some(&self.admin), None, query, variables)
+            .await
+    }
+
+    /// A raw POST to /graphql with any body; returns status and body text.
+    pub async fn post_raw(&self, body: Vec<u8>) -> (u16, String) {
+        let response = self
+            .client
+            .post(format!("{}/graphql", self.url))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .expect("the server answers");
+        let status = response.status().as_u16();
+        (status, response.text().await.unwrap_or_default())
+    }
+
+    /// A GET on a path; returns status and body text.
+    pub async fn get(&self, path: &str) -> (u16, String) {
+        let response = self
+            .client
+            .get(format!("{}{path}", self.url))
+            .send()
+            .await
+            .expect("the server answers");
+        let status = response.status().as_u16();
+        (status, response.text().await.unwrap_or_default())
+    }
+
+    /// Stops the server and waits for it to close its store.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await
+                .expect("server task")
+                .expect("the server stops cleanly");
+        }
+    }
+}
+
+/// The data of a successful response, or a panic showing the errors.
+pub fn data(response: &Value) -> &Value {
+    assert!(
+        response.get("errors").is_none(),
+        "unexpected errors: {}",
+        serde_json::to_string_pretty(response).unwrap_or_default()
+    );
+    &response["data"]
+}
+
+/// The `extensions.code` of the first error, if any.
+pub fn error_code(response: &Value) -> Option<&str> {
+    response["errors"][0]["extensions"]["code"].as_str()
+}
