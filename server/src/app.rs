@@ -10,7 +10,7 @@ use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
 
 use crate::catalogue::Catalogue;
 use crate::config::{BackendKind, LoadedSettings};
-use crate::events::{EventBus, InProcessBus};
+use crate::events::{EventBus, InProcessBus, RedisBus};
 use crate::graphql::{self, AppSchema};
 use crate::metrics::Metrics;
 use crate::store::{self, SharedStore};
@@ -73,8 +73,19 @@ impl App {
         let store = store::open(&settings)
             .await
             .context("failed to open the store")?;
+        // On Redis several instances may serve one deployment, so events travel through
+        // Redis pub/sub; the bus's listener task ends in `run_until` (or when dropped).
         let events: Arc<dyn EventBus> = match settings.settings.store.backend {
-            BackendKind::Redb | BackendKind::Redis => Arc::new(InProcessBus::default()),
+            BackendKind::Redb => Arc::new(InProcessBus::default()),
+            BackendKind::Redis => {
+                use secrecy::ExposeSecret;
+                let redis = &settings.settings.store.redis;
+                Arc::new(
+                    RedisBus::start(redis.url.expose_secret(), &redis.key_prefix)
+                        .await
+                        .context("failed to subscribe to round events on redis")?,
+                )
+            }
         };
         let schema = graphql::build(&settings.settings.graphql);
         let bind = settings.settings.server.bind.clone();
@@ -127,17 +138,20 @@ impl App {
         self.run_until(shutdown_signal()).await
     }
 
-    /// Serves until `stop` completes; then as [`App::run_until_stopped`].
+    /// Serves until `stop` completes; then as [`App::run_until_stopped`]. The event bus
+    /// is closed before the store: subscriptions end and no background task is left.
     ///
     /// # Errors
     /// When serving fails or the store does not close cleanly.
     pub async fn run_until(self, stop: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
         let grace = Duration::from_secs(self.state.settings.settings.server.shutdown_grace_secs);
         let routes = crate::http::routes(Arc::clone(&self.state));
-        poem::Server::new_with_acceptor(self.acceptor)
+        let served = poem::Server::new_with_acceptor(self.acceptor)
             .run_with_graceful_shutdown(routes, stop, Some(grace))
-            .await
-            .context("the server failed")?;
+            .await;
+        // Even when serving failed: no event task may outlive the server.
+        self.state.events.close().await;
+        served.context("the server failed")?;
         self.state
             .store
             .close()

@@ -57,6 +57,9 @@ pub enum Command {
         #[command(subcommand)]
         action: StoreAction,
     },
+    /// Load the demo round `demo-2026` (fictional organisations, people and answers)
+    /// into the configured store; running it again changes nothing.
+    Demo,
 }
 
 /// The roles a token can have.
@@ -162,6 +165,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Store { action }) => {
             init_tracing(&loaded.settings.log.filter);
             run_store(&loaded, action)
+        }
+        Some(Command::Demo) => {
+            init_tracing(&loaded.settings.log.filter);
+            run_demo(&loaded)
         }
         Some(Command::Catalogue { action }) => match action {
             CatalogueAction::Check { dir } => {
@@ -319,6 +326,50 @@ async fn run_token(store: &dyn crate::store::Store, action: TokenAction) -> anyh
             }
         }
     }
+}
+
+fn run_demo(loaded: &config::LoadedSettings) -> anyhow::Result<()> {
+    let catalogue = load_catalogue(&loaded.catalogue_dir())?;
+    with_store(loaded, move |store| {
+        Box::pin(async move {
+            // No server runs in this process, so nobody subscribes to its events.
+            let events = crate::events::InProcessBus::default();
+            let report = crate::service::demo::load(
+                store,
+                &catalogue,
+                &events,
+                crate::domain::Timestamp::now(),
+            )
+            .await
+            .context("failed to load the demo")?;
+            let mut out = std::io::stdout().lock();
+            if report.changed() {
+                writeln!(
+                    out,
+                    "demo round {} loaded into the {} store:",
+                    crate::service::demo::ROUND,
+                    store.backend()
+                )?;
+                for line in &report.created {
+                    writeln!(out, "  created  {line}")?;
+                }
+                for line in &report.unchanged {
+                    writeln!(out, "  kept     {line}")?;
+                }
+            } else {
+                writeln!(
+                    out,
+                    "demo round {} is already loaded in the {} store; nothing changed:",
+                    crate::service::demo::ROUND,
+                    store.backend()
+                )?;
+                for line in &report.unchanged {
+                    writeln!(out, "  present  {line}")?;
+                }
+            }
+            Ok(())
+        })
+    })
 }
 
 fn run_store(loaded: &config::LoadedSettings, action: StoreAction) -> anyhow::Result<()> {

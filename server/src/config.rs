@@ -80,7 +80,7 @@ impl Default for GraphqlSettings {
             graphiql: true,
             suggestions: true,
             max_depth: 16,
-            max_complexity: 5_000,
+            max_complexity: 500,
             max_body_bytes: 256 * 1024,
         }
     }

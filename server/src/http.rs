@@ -1,14 +1,21 @@
-//! HTTP endpoints: `POST /graphql`, GraphiQL on `GET /graphql` when enabled, `GET
-//! /healthz`, `GET /readyz`, `GET /metrics`.
+//! HTTP endpoints: `POST /graphql`, GraphiQL on `GET /graphql` when enabled, GraphQL
+//! subscriptions over a websocket on `GET /graphql/ws`, `GET /healthz`, `GET /readyz`,
+//! `GET /metrics`.
 //!
 //! The GraphQL handler reads the body itself, so the size limit is checked on the bytes
 //! received (a lying or missing Content-Length cannot pass), refuses batches, resolves
-//! the caller's identity from the bearer token, and gives every error a code.
+//! the caller's identity from the bearer token, and gives every error a code. The
+//! websocket speaks graphql-transport-ws and the legacy graphql-ws protocol; its caller
+//! is identified once, from the `connection_init` payload, since browsers cannot set
+//! headers on a websocket.
 
 use std::sync::Arc;
 
 use async_graphql::ErrorExtensionValues;
+use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
+use async_graphql_poem::{GraphQLProtocol, GraphQLWebSocket};
 use poem::http::{StatusCode, header};
+use poem::web::websocket::{WebSocket, WebSocketConfig};
 use poem::web::{Data, Html};
 use poem::{Body, EndpointExt, IntoResponse, Request, Response, Route, get, handler};
 
@@ -25,6 +32,7 @@ pub const CHAT_HEADER: &str = "x-stagewise-telegram-chat";
 pub fn routes(state: Arc<AppState>) -> impl poem::Endpoint {
     Route::new()
         .at("/graphql", get(graphiql).post(graphql))
+        .at("/graphql/ws", get(graphql_ws))
         .at("/healthz", get(healthz))
         .at("/readyz", get(readyz))
         .at("/metrics", get(metrics))
@@ -150,6 +158,68 @@ async fn graphql(request: &Request, body: Body, Data(state): Data<&Arc<AppState>
     }
 }
 
+/// The bearer secret of a websocket's `connection_init` payload:
+/// `{"authorization": "Bearer <secret>"}` (or `Authorization`). Anything else is no
+/// secret, and the connection is anonymous.
+fn payload_bearer(payload: &serde_json::Value) -> Option<&str> {
+    payload
+        .get("authorization")
+        .or_else(|| payload.get("Authorization"))?
+        .as_str()?
+        .strip_prefix("Bearer ")
+        .map(str::trim)
+        .filter(|secret| !secret.is_empty())
+}
+
+/// Identifies a websocket's caller from its `connection_init` payload and gives the
+/// connection the same [`RequestContext`] a request over HTTP gets. Only an unreadable
+/// store refuses the connection; a missing or unknown token makes it anonymous or
+/// rejected, and subscribing then fails with `UNAUTHENTICATED`.
+async fn connection_init(
+    state: Arc<AppState>,
+    payload: serde_json::Value,
+) -> async_graphql::Result<async_graphql::Data> {
+    let identity =
+        match access::identify(state.store.as_ref(), payload_bearer(&payload), None).await {
+            Ok(identity) => identity,
+            Err(error) => {
+                tracing::warn!(%error, "cannot resolve the token of a websocket");
+                state.metrics.error(Code::Unavailable.as_str());
+                return Err(crate::graphql::error::GqlError::new(
+                    Code::Unavailable,
+                    "the service is briefly unavailable; retry",
+                )
+                .into());
+            }
+        };
+    let mut data = async_graphql::Data::default();
+    data.insert(RequestContext { state, identity });
+    Ok(data)
+}
+
+#[handler]
+fn graphql_ws(
+    Data(state): Data<&Arc<AppState>>,
+    protocol: GraphQLProtocol,
+    websocket: WebSocket,
+) -> impl IntoResponse {
+    // A message is a GraphQL request: the same size limit as a POST body.
+    let limit = state.settings.settings.graphql.max_body_bytes;
+    let config = WebSocketConfig::default()
+        .max_message_size(Some(limit))
+        .max_frame_size(Some(limit));
+    let state = Arc::clone(state);
+    let schema = state.schema.clone();
+    websocket
+        .protocols(ALL_WEBSOCKET_PROTOCOLS)
+        .config(config)
+        .on_upgrade(move |stream| {
+            GraphQLWebSocket::new(stream, schema, protocol)
+                .on_connection_init(move |payload| connection_init(state, payload))
+                .serve()
+        })
+}
+
 #[handler]
 async fn graphiql(Data(state): Data<&Arc<AppState>>) -> Response {
     if !state.settings.settings.graphql.graphiql {
@@ -186,4 +256,32 @@ fn metrics(Data(state): Data<&Arc<AppState>>) -> Response {
     Response::builder()
         .content_type("text/plain; version=0.0.4")
         .body(state.metrics.render())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_websocket_secret_comes_from_the_init_payload_only_as_a_bearer() {
+        let secret = |payload: serde_json::Value| payload_bearer(&payload).map(str::to_owned);
+        assert_eq!(
+            secret(serde_json::json!({ "authorization": "Bearer s3cret" })).as_deref(),
+            Some("s3cret")
+        );
+        assert_eq!(
+            secret(serde_json::json!({ "Authorization": "Bearer  s3cret " })).as_deref(),
+            Some("s3cret")
+        );
+        for payload in [
+            serde_json::json!(null),
+            serde_json::json!("Bearer s3cret"),
+            serde_json::json!({}),
+            serde_json::json!({ "authorization": "s3cret" }),
+            serde_json::json!({ "authorization": "Bearer " }),
+            serde_json::json!({ "authorization": 42 }),
+        ] {
+            assert_eq!(secret(payload.clone()), None, "{payload}");
+        }
+    }
 }

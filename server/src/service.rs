@@ -3,4 +3,7 @@
 //! Transports (GraphQL, the web form, the bot) call these and hold no rules themselves.
 
 pub mod access;
+pub mod admin;
 pub mod answers;
+pub mod demo;
+pub mod progress;

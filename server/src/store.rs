@@ -20,8 +20,8 @@ use async_trait::async_trait;
 
 use crate::domain::{
     Actor, ApiToken, Assignment, Channel, Command, CommandError, IdempotencyKey, LinkToken,
-    Organisation, OrganisationId, Person, PersonId, Response, ResponseEvent, ResponseKey, Round,
-    RoundId, TelegramChatId, Timestamp, TokenHash, TokenId, ValidationRecord,
+    Organisation, OrganisationId, Person, PersonId, Response, ResponseEvent, ResponseKey, Role,
+    Round, RoundId, RoundStatus, TelegramChatId, Timestamp, TokenHash, TokenId, ValidationRecord,
 };
 
 /// How long a Telegram update id is remembered for de-duplication. Telegram redelivers
@@ -55,6 +55,65 @@ pub struct Receipt {
     /// Whether this request's idempotency key had already been used, so nothing new was
     /// recorded.
     pub replayed: bool,
+}
+
+/// An administrative act on a round, as its audit log records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuditAction {
+    /// The round was created (in draft).
+    RoundCreated,
+    /// The round's status changed.
+    StatusChanged {
+        /// The status before.
+        from: RoundStatus,
+        /// The status after.
+        to: RoundStatus,
+    },
+    /// A submitted response was reopened.
+    ResponseReopened {
+        /// The response.
+        response: ResponseKey,
+        /// Why, as given by the administrator.
+        reason: String,
+    },
+    /// A person was assigned to the round for an organisation, or their assignment
+    /// changed (e.g. new outcome areas).
+    AssignmentAdded {
+        /// The organisation.
+        organisation: OrganisationId,
+        /// The person.
+        person: PersonId,
+        /// Their role.
+        role: Role,
+    },
+    /// An assignment was removed.
+    AssignmentRemoved {
+        /// The organisation.
+        organisation: OrganisationId,
+        /// The person.
+        person: PersonId,
+        /// The role they had.
+        role: Role,
+    },
+    /// An organisation was added to the round after its creation.
+    OrganisationAdded {
+        /// The organisation.
+        organisation: OrganisationId,
+    },
+}
+
+/// One entry of a round's audit log: who did what, when. Entries are appended, never
+/// changed or removed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEntry {
+    /// The round.
+    pub round: RoundId,
+    /// When.
+    pub at: Timestamp,
+    /// Who.
+    pub actor: Actor,
+    /// What.
+    pub action: AuditAction,
 }
 
 /// Why a store operation failed.
@@ -170,6 +229,12 @@ pub trait Store: Send + Sync + fmt::Debug {
         round: &RoundId,
         organisation: &OrganisationId,
     ) -> Result<Vec<ValidationRecord>, StoreError>;
+
+    /// Appends an entry to its round's audit log (an audit trail: entries are never
+    /// replaced or removed).
+    async fn append_audit(&self, entry: &AuditEntry) -> Result<(), StoreError>;
+    /// The audit log of a round, oldest first.
+    async fn audit(&self, round: &RoundId) -> Result<Vec<AuditEntry>, StoreError>;
 
     /// Creates or replaces an API token.
     async fn put_api_token(&self, token: &ApiToken) -> Result<(), StoreError>;

@@ -12,7 +12,7 @@ use crate::domain::answer::{check_list_len, parse_text};
 use crate::domain::{
     Actor, AnswerChange, AnswerValue, Channel, Command, DateValue, EvidenceItem, EvidenceKind,
     FileRef, IdempotencyKey, MAX_SHORT_TEXT_CHARS, MAX_TEXT_CHARS, NamedRating, QuestionId, Rating,
-    Respondent, ResponseKey, Stage, Timestamp, ValueError,
+    Respondent, Response, ResponseKey, RoundStatus, Stage, Timestamp, ValueError,
 };
 use crate::store::{Receipt, ResponseRequest, Store, StoreError};
 
@@ -93,6 +93,26 @@ pub enum SaveError {
     /// No answers given.
     #[error("no answers were given")]
     NoAnswers,
+    /// The round does not exist.
+    #[error("there is no round `{0}`")]
+    UnknownRound(String),
+    /// The round is not open for answers.
+    #[error("round `{round}` is {status}, not open; answers are accepted only while it is open")]
+    RoundNotOpen {
+        /// The round.
+        round: String,
+        /// Its status.
+        status: &'static str,
+    },
+    /// The organisation does not take part in the round.
+    #[error("organisation `{0}` does not take part in this round")]
+    NotInRound(String),
+    /// The round does not use this instrument version.
+    #[error("this round does not use instrument {0}")]
+    InstrumentNotInRound(String),
+    /// Required questions are unanswered, so the response cannot be submitted.
+    #[error("{} required question(s) are unanswered", .0.len())]
+    Incomplete(Vec<String>),
     /// Too many answers in one request.
     #[error("{0} answers in one request; at most {MAX_ANSWERS_PER_REQUEST} are accepted")]
     TooManyAnswers(usize),
@@ -294,7 +314,115 @@ fn value(
     }
 }
 
-/// Validates and saves answers: nothing reaches the store unless every answer is valid.
+/// Checks that the response's round exists, is open, includes its organisation and uses
+/// its instrument version.
+///
+/// # Errors
+/// [`SaveError::UnknownRound`], [`SaveError::RoundNotOpen`], [`SaveError::NotInRound`],
+/// [`SaveError::InstrumentNotInRound`], or the store's failure.
+pub async fn check_round(store: &dyn Store, key: &ResponseKey) -> Result<(), SaveError> {
+    let round = store
+        .round(&key.round)
+        .await?
+        .ok_or_else(|| SaveError::UnknownRound(key.round.to_string()))?;
+    if round.status != RoundStatus::Open {
+        return Err(SaveError::RoundNotOpen {
+            round: key.round.to_string(),
+            status: round.status.as_str(),
+        });
+    }
+    if !round.organisations.contains(&key.organisation) {
+        return Err(SaveError::NotInRound(key.organisation.to_string()));
+    }
+    if !round.instruments.contains(&key.instrument) {
+        return Err(SaveError::InstrumentNotInRound(key.instrument.to_string()));
+    }
+    Ok(())
+}
+
+/// The required questions a response has not answered, in instrument order.
+pub fn missing_required(instrument: &Instrument, response: Option<&Response>) -> Vec<String> {
+    instrument
+        .questions()
+        .iter()
+        .filter(|q| q.required)
+        .filter(|q| {
+            !response.is_some_and(|r| {
+                QuestionId::parse(&q.id).is_ok_and(|id| r.answers.contains_key(&id))
+            })
+        })
+        .map(|q| q.id.clone())
+        .collect()
+}
+
+/// Where a respondent continues: after `after` (the question just shown), the next
+/// unanswered question in instrument order; without `after`, the first unanswered
+/// required question, else the first unanswered one. `None` when nothing is left.
+/// Channels pass the question they showed, so they keep no state of their own.
+pub fn next_question<'a>(
+    instrument: &'a Instrument,
+    response: Option<&Response>,
+    after: Option<&str>,
+) -> Option<&'a crate::catalogue::Question> {
+    let answered = |id: &str| {
+        response.is_some_and(|r| QuestionId::parse(id).is_ok_and(|id| r.answers.contains_key(&id)))
+    };
+    let questions = instrument.questions();
+    match after {
+        Some(after) => {
+            let start = questions
+                .iter()
+                .position(|q| q.id == after)
+                .map_or(0, |index| index + 1);
+            questions[start..].iter().find(|q| !answered(&q.id))
+        }
+        None => questions
+            .iter()
+            .find(|q| q.required && !answered(&q.id))
+            .or_else(|| questions.iter().find(|q| !answered(&q.id))),
+    }
+}
+
+/// Submits a response once every required question is answered. The check and the
+/// submission are tied by the response's last seq, so an answer cleared in between makes
+/// the submission fail with a conflict instead of slipping through.
+///
+/// # Errors
+/// [`SaveError::Incomplete`] listing the unanswered required questions; round and
+/// instrument errors as for [`save`]; the store's refusal (already submitted, changed
+/// meanwhile) or failure.
+pub async fn submit(
+    store: &dyn Store,
+    catalogue: &Catalogue,
+    key: &ResponseKey,
+    idempotency_key: IdempotencyKey,
+    actor: Actor,
+    channel: Channel,
+    at: Timestamp,
+) -> Result<Receipt, SaveError> {
+    let instrument = instrument_for(catalogue, key)?;
+    check_round(store, key).await?;
+    let response = store.response(key).await?;
+    let request = ResponseRequest {
+        key: key.clone(),
+        idempotency_key,
+        command: Command::Submit,
+        expected_seq: Some(response.as_ref().map_or(0, |r| r.meta.last_seq)),
+        actor,
+        channel,
+        at,
+    };
+    // A retried submission of a submitted response finds it complete (answers cannot
+    // change after submission) and is answered from the idempotency record.
+    let missing = missing_required(instrument, response.as_ref());
+    if !missing.is_empty() {
+        return Err(SaveError::Incomplete(missing));
+    }
+    Ok(store.execute(&request).await?)
+}
+
+/// Validates and saves answers: nothing reaches the store unless every answer is valid
+/// and the round is open for this response.
 ///
 /// # Errors
 /// A [`SaveError`]: invalid input (nothing written), or the store's refusal or failure.
@@ -305,6 +433,7 @@ pub async fn save(
 ) -> Result<Receipt, SaveError> {
     let instrument = instrument_for(catalogue, &request.key)?;
     let command = validate(instrument, &request.answers)?;
+    check_round(store, &request.key).await?;
     let receipt = store
         .execute(&ResponseRequest {
             key: request.key,

@@ -17,6 +17,7 @@ use crate::domain::{
     ValidationRecord,
 };
 
+use super::{AuditAction, AuditEntry};
 use super::{Receipt, ResponseRequest, SharedStore, Store, StoreError};
 
 /// A check of the contract.
@@ -37,6 +38,7 @@ pub const CHECKS: &[(&str, Check)] = &[
     ("one response per respondent", |s| Box::pin(respondents(s))),
     ("concurrent writers", |s| Box::pin(concurrent_writers(s))),
     ("validations", |s| Box::pin(validations(s))),
+    ("audit log", |s| Box::pin(audit_log(s))),
     ("tokens", |s| Box::pin(tokens(s))),
     ("telegram updates", |s| Box::pin(telegram_updates(s))),
     ("closed store", |s| Box::pin(closed_store(s))),
@@ -601,6 +603,112 @@ async fn validations(store: SharedStore) {
         .await
         .is_empty()
     );
+}
+
+async fn audit_log(store: SharedStore) {
+    let round = id(RoundId::parse("r-2026"));
+    let other = id(RoundId::parse("r-2027"));
+    let unicef = id(OrganisationId::parse("unicef"));
+    let ben = id(PersonId::parse("p-ben"));
+    let admin = Actor::Token(id(TokenId::parse("t-admin")));
+    let entry = |round: &RoundId, at: i64, action: AuditAction| AuditEntry {
+        round: round.clone(),
+        at: Timestamp::from_millis(at),
+        actor: admin.clone(),
+        action,
+    };
+    assert!(
+        ok("empty", store.audit(&round)).await.is_empty(),
+        "a round without acts has an empty log"
+    );
+    // Every kind of act, with times out of order: the log keeps the order of appending.
+    let entries = vec![
+        entry(&round, 5, AuditAction::RoundCreated),
+        entry(
+            &round,
+            4,
+            AuditAction::StatusChanged {
+                from: RoundStatus::Draft,
+                to: RoundStatus::Open,
+            },
+        ),
+        entry(
+            &round,
+            6,
+            AuditAction::OrganisationAdded {
+                organisation: unicef.clone(),
+            },
+        ),
+        entry(
+            &round,
+            7,
+            AuditAction::AssignmentAdded {
+                organisation: unicef.clone(),
+                person: ben.clone(),
+                role: Role::SeniorManager {
+                    outcome_areas: vec!["qcpr-1".to_owned(), "qcpr-3".to_owned()],
+                },
+            },
+        ),
+        entry(
+            &round,
+            8,
+            AuditAction::AssignmentRemoved {
+                organisation: unicef.clone(),
+                person: ben.clone(),
+                role: Role::FocalPoint,
+            },
+        ),
+        entry(
+            &round,
+            9,
+            AuditAction::ResponseReopened {
+                response: ResponseKey {
+                    respondent: Respondent::Person(ben.clone()),
+                    ..response_key("unicef")
+                },
+                reason: "wrong file attached — «corrected» ✓".to_owned(),
+            },
+        ),
+    ];
+    for entry in &entries {
+        ok("append", store.append_audit(entry)).await;
+    }
+    let elsewhere = entry(&other, 1, AuditAction::RoundCreated);
+    ok("append elsewhere", store.append_audit(&elsewhere)).await;
+    assert_eq!(
+        ok("log", store.audit(&round)).await,
+        entries,
+        "every entry, oldest first, as appended"
+    );
+    assert_eq!(
+        ok("other log", store.audit(&other)).await,
+        vec![elsewhere],
+        "each round has its own log"
+    );
+    // Concurrent appends lose nothing.
+    let mut tasks = Vec::new();
+    for n in 0..16 {
+        let store = Arc::clone(&store);
+        let other = other.clone();
+        let admin = admin.clone();
+        tasks.push(tokio::spawn(async move {
+            store
+                .append_audit(&AuditEntry {
+                    round: other,
+                    at: Timestamp::from_millis(100 + n),
+                    actor: admin,
+                    action: AuditAction::RoundCreated,
+                })
+                .await
+        }));
+    }
+    for task in tasks {
+        task.await
+            .unwrap_or_else(|e| panic!("append task: {e}"))
+            .unwrap_or_else(|e| panic!("concurrent append failed: {e}"));
+    }
+    assert_eq!(ok("other log", store.audit(&other)).await.len(), 17);
 }
 
 async fn tokens(store: SharedStore) {

@@ -19,6 +19,7 @@
 //! | `P:{g:<round>}:assignments` | hash | `<org>/<person>/<role>` → assignment record |
 //! | `P:{g:<round>}:responses` | set | response ids with events |
 //! | `P:{g:<round>}:validations:<organisation>` | list | validation records, oldest first |
+//! | `P:{g:<round>}:audit` | list | audit records of the round's administrative acts, oldest first |
 //! | `P:{t:<hash>}:api` | string | API token record (hash = hex SHA-256 of the secret) |
 //! | `P:api-tokens` | hash | token id → token hash |
 //! | `P:{l:<hash>}:link` | string | link token record |
@@ -104,6 +105,11 @@ impl KeyLayout {
     /// The validation list of an organisation in a round (in the round's slot).
     pub fn validations(&self, round: &RoundId, organisation: &OrganisationId) -> String {
         format!("{}:{{g:{round}}}:validations:{organisation}", self.prefix)
+    }
+
+    /// The audit log of a round (in the round's slot).
+    pub fn audit(&self, round: &RoundId) -> String {
+        format!("{}:{{g:{round}}}:audit", self.prefix)
     }
 
     /// An organisation record.

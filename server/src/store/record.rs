@@ -18,7 +18,7 @@ use crate::domain::{
 };
 use crate::domain::{EmailAddress, ResponseId};
 
-use super::{ResponseRequest, StoreError};
+use super::{AuditAction, AuditEntry, ResponseRequest, StoreError};
 
 /// The version every record is written with today.
 pub const VERSION: u16 = 1;
@@ -690,7 +690,6 @@ impl IdempotencyRecord {
 #[derive(Serialize)]
 struct FingerprintInput<'a> {
     command: CommandRecord,
-    expected_seq: Option<u64>,
     actor: String,
     channel: &'a str,
 }
@@ -703,8 +702,9 @@ enum CommandRecord {
     Reopen { reason: String },
 }
 
-/// SHA-256 (hex) of what a request asks for: its command, expected seq, actor and
-/// channel. The time is left out, so a client's retry of the same request matches.
+/// SHA-256 (hex) of what a request asks for: its command, actor and channel. The time is
+/// left out, so a client's retry of the same request matches; so is the expected seq, a
+/// precondition rather than content, which a retry computed afresh would change.
 pub fn fingerprint(request: &ResponseRequest) -> String {
     let command = match &request.command {
         Command::Answers(answers) => CommandRecord::Answers {
@@ -726,7 +726,6 @@ pub fn fingerprint(request: &ResponseRequest) -> String {
     };
     let input = FingerprintInput {
         command,
-        expected_seq: request.expected_seq,
         actor: actor_text(&request.actor),
         channel: request.channel.as_str(),
     };
@@ -756,6 +755,200 @@ pub fn plan_events(
             idempotency_key: request.idempotency_key.clone(),
         })
         .collect())
+}
+
+// --- audit -------------------------------------------------------------------------------
+
+/// A stored audit entry of a round.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditRecord {
+    v: u16,
+    round: String,
+    at: i64,
+    actor: String,
+    #[serde(flatten)]
+    action: AuditActionRecord,
+}
+
+/// What a stored audit entry records.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "kebab-case")]
+pub enum AuditActionRecord {
+    /// The round was created.
+    RoundCreated,
+    /// The status changed.
+    StatusChanged {
+        /// The status before.
+        from: String,
+        /// The status after.
+        to: String,
+    },
+    /// A response was reopened.
+    ResponseReopened {
+        /// The response id.
+        response: String,
+        /// Why.
+        reason: String,
+    },
+    /// An assignment was added or changed.
+    AssignmentAdded {
+        /// The organisation id.
+        organisation: String,
+        /// The person id.
+        person: String,
+        /// The role name.
+        role: String,
+        /// Outcome areas of a senior manager.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        outcome_areas: Vec<String>,
+    },
+    /// An assignment was removed.
+    AssignmentRemoved {
+        /// The organisation id.
+        organisation: String,
+        /// The person id.
+        person: String,
+        /// The role name.
+        role: String,
+        /// Outcome areas of a senior manager.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        outcome_areas: Vec<String>,
+    },
+    /// An organisation was added to the round.
+    OrganisationAdded {
+        /// The organisation id.
+        organisation: String,
+    },
+}
+
+fn audit_role_parts(role: &Role) -> (String, Vec<String>) {
+    let areas = match role {
+        Role::SeniorManager { outcome_areas } => outcome_areas.clone(),
+        _ => Vec::new(),
+    };
+    (role.as_str().to_owned(), areas)
+}
+
+fn audit_role(name: &str, outcome_areas: Vec<String>) -> Result<Role, StoreError> {
+    Ok(match name {
+        "focal-point" => Role::FocalPoint,
+        "senior-manager" => Role::SeniorManager { outcome_areas },
+        "independent-rater" => Role::IndependentRater,
+        "learning-participant" => Role::LearningParticipant,
+        other => return Err(corrupt("role", other)),
+    })
+}
+
+fn audit_status(text: &str) -> Result<RoundStatus, StoreError> {
+    RoundStatus::parse(text).ok_or_else(|| corrupt("round status", text))
+}
+
+impl From<&AuditEntry> for AuditRecord {
+    fn from(entry: &AuditEntry) -> Self {
+        let action = match &entry.action {
+            AuditAction::RoundCreated => AuditActionRecord::RoundCreated,
+            AuditAction::StatusChanged { from, to } => AuditActionRecord::StatusChanged {
+                from: from.as_str().to_owned(),
+                to: to.as_str().to_owned(),
+            },
+            AuditAction::ResponseReopened { response, reason } => {
+                AuditActionRecord::ResponseReopened {
+                    response: response.id().to_string(),
+                    reason: reason.clone(),
+                }
+            }
+            AuditAction::AssignmentAdded {
+                organisation,
+                person,
+                role,
+            } => {
+                let (role, outcome_areas) = audit_role_parts(role);
+                AuditActionRecord::AssignmentAdded {
+                    organisation: organisation.to_string(),
+                    person: person.to_string(),
+                    role,
+                    outcome_areas,
+                }
+            }
+            AuditAction::AssignmentRemoved {
+                organisation,
+                person,
+                role,
+            } => {
+                let (role, outcome_areas) = audit_role_parts(role);
+                AuditActionRecord::AssignmentRemoved {
+                    organisation: organisation.to_string(),
+                    person: person.to_string(),
+                    role,
+                    outcome_areas,
+                }
+            }
+            AuditAction::OrganisationAdded { organisation } => {
+                AuditActionRecord::OrganisationAdded {
+                    organisation: organisation.to_string(),
+                }
+            }
+        };
+        Self {
+            v: VERSION,
+            round: entry.round.to_string(),
+            at: entry.at.millis(),
+            actor: actor_text(&entry.actor),
+            action,
+        }
+    }
+}
+
+impl TryFrom<AuditRecord> for AuditEntry {
+    type Error = StoreError;
+    fn try_from(r: AuditRecord) -> Result<Self, StoreError> {
+        check_version("audit entry", r.v)?;
+        let action = match r.action {
+            AuditActionRecord::RoundCreated => AuditAction::RoundCreated,
+            AuditActionRecord::StatusChanged { from, to } => AuditAction::StatusChanged {
+                from: audit_status(&from)?,
+                to: audit_status(&to)?,
+            },
+            AuditActionRecord::ResponseReopened { response, reason } => {
+                AuditAction::ResponseReopened {
+                    response: ResponseKey::parse(&response)
+                        .ok_or_else(|| corrupt("response id", &response))?,
+                    reason,
+                }
+            }
+            AuditActionRecord::AssignmentAdded {
+                organisation,
+                person,
+                role,
+                outcome_areas,
+            } => AuditAction::AssignmentAdded {
+                organisation: parse("organisation id", OrganisationId::parse(&organisation))?,
+                person: parse("person id", PersonId::parse(&person))?,
+                role: audit_role(&role, outcome_areas)?,
+            },
+            AuditActionRecord::AssignmentRemoved {
+                organisation,
+                person,
+                role,
+                outcome_areas,
+            } => AuditAction::AssignmentRemoved {
+                organisation: parse("organisation id", OrganisationId::parse(&organisation))?,
+                person: parse("person id", PersonId::parse(&person))?,
+                role: audit_role(&role, outcome_areas)?,
+            },
+            AuditActionRecord::OrganisationAdded { organisation } => {
+                AuditAction::OrganisationAdded {
+                    organisation: parse("organisation id", OrganisationId::parse(&organisation))?,
+                }
+            }
+        };
+        Ok(Self {
+            round: parse("round id", RoundId::parse(&r.round))?,
+            at: Timestamp::from_millis(r.at),
+            actor: parse_actor(&r.actor)?,
+            action,
+        })
+    }
 }
 
 // --- tokens ------------------------------------------------------------------------------

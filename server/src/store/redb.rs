@@ -28,6 +28,7 @@
 //! | `idempotency` | (response id, idempotency key) (`(&str, &str)`) | idempotency record |
 //! | `round_responses` (multimap) | round id (`&str`) | response ids with events (`&str`) |
 //! | `validations` | (round id, organisation id, n) (`(&str, &str, u64)`) | validation record |
+//! | `audit` | (round id, n) (`(&str, u64)`) | audit record, n from 0 in order of appending |
 //! | `api_tokens` | token hash, hex (`&str`) | API token record |
 //! | `api_token_ids` | token id (`&str`) | token hash, hex (`&str`) |
 //! | `link_tokens` | token hash, hex (`&str`) | link token record |
@@ -59,6 +60,8 @@ use redb::{
 };
 use tokio::sync::oneshot;
 
+use super::AuditEntry;
+use super::record::AuditRecord;
 use super::record::{
     AnswerRecord, ApiTokenRecord, AssignmentRecord, EventRecord, IdempotencyRecord,
     LinkTokenRecord, MetaRecord, OrganisationRecord, PersonRecord, RoundRecord,
@@ -91,6 +94,7 @@ const IDEMPOTENCY: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("
 const ROUND_RESPONSES: MultimapTableDefinition<&str, &str> =
     MultimapTableDefinition::new("round_responses");
 const VALIDATIONS: TableDefinition<(&str, &str, u64), &[u8]> = TableDefinition::new("validations");
+const AUDIT: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("audit");
 const API_TOKENS: TableDefinition<&str, &[u8]> = TableDefinition::new("api_tokens");
 const API_TOKEN_IDS: TableDefinition<&str, &str> = TableDefinition::new("api_token_ids");
 const LINK_TOKENS: TableDefinition<&str, &[u8]> = TableDefinition::new("link_tokens");
@@ -304,6 +308,7 @@ fn create_tables(db: &Database) -> Result<(), StoreError> {
     txn.open_table(IDEMPOTENCY).map_err(db_err)?;
     txn.open_multimap_table(ROUND_RESPONSES).map_err(db_err)?;
     txn.open_table(VALIDATIONS).map_err(db_err)?;
+    txn.open_table(AUDIT).map_err(db_err)?;
     txn.open_table(API_TOKENS).map_err(db_err)?;
     txn.open_table(API_TOKEN_IDS).map_err(db_err)?;
     txn.open_table(LINK_TOKENS).map_err(db_err)?;
@@ -661,6 +666,21 @@ fn add_validation_in(
     Ok(())
 }
 
+/// Appends an audit record after the last one of its round.
+fn append_audit_in(txn: &WriteTransaction, round: &str, record: &[u8]) -> Result<(), StoreError> {
+    let mut table = txn.open_table(AUDIT).map_err(db_err)?;
+    let last = table
+        .range((round, 0)..=(round, u64::MAX))
+        .map_err(db_err)?
+        .next_back()
+        .transpose()
+        .map_err(db_err)?
+        .map(|(key, _)| key.value().1);
+    let next = last.map_or(0, |n| n.saturating_add(1));
+    table.insert((round, next), record).map_err(db_err)?;
+    Ok(())
+}
+
 /// Remembers an update id (see [`Store::mark_update_seen`]); with `prune`, also forgets
 /// every update seen longer ago than the memory.
 fn mark_update_seen_in(
@@ -913,6 +933,30 @@ impl Store for RedbStore {
                 let (_, bytes) = entry.map_err(db_err)?;
                 let record: ValidationRecordRecord = decode("validation", bytes.value())?;
                 out.push(ValidationRecord::try_from(record)?);
+            }
+            Ok(out)
+        })
+    }
+
+    async fn append_audit(&self, entry: &AuditEntry) -> Result<(), StoreError> {
+        let round = entry.round.to_string();
+        let bytes = encode(&AuditRecord::from(entry));
+        self.write(move |txn| append_audit_in(txn, &round, &bytes))
+            .await
+    }
+
+    async fn audit(&self, round: &RoundId) -> Result<Vec<AuditEntry>, StoreError> {
+        let round = round.as_str();
+        self.read(|txn| {
+            let table = txn.open_table(AUDIT).map_err(db_err)?;
+            let mut out = Vec::new();
+            for entry in table
+                .range((round, 0)..=(round, u64::MAX))
+                .map_err(db_err)?
+            {
+                let (_, bytes) = entry.map_err(db_err)?;
+                let record: AuditRecord = decode("audit entry", bytes.value())?;
+                out.push(AuditEntry::try_from(record)?);
             }
             Ok(out)
         })

@@ -28,7 +28,9 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{RedisError, Script};
 use serde::de::DeserializeOwned;
 
+use super::AuditEntry;
 use super::keys::{self, KeyLayout, ResponseKeys};
+use super::record::AuditRecord;
 use super::record::{
     self, AnswerRecord, ApiTokenRecord, AssignmentRecord, EventRecord, IdempotencyRecord,
     LinkTokenRecord, MetaRecord, OrganisationRecord, PersonRecord, RoundRecord,
@@ -920,6 +922,31 @@ impl Store for RedisStore {
             .collect()
     }
 
+    async fn append_audit(&self, entry: &AuditEntry) -> Result<(), StoreError> {
+        let mut con = self.connection()?;
+        redis::cmd("RPUSH")
+            .arg(self.keys.audit(&entry.round))
+            .arg(encode(&AuditRecord::from(entry)))
+            .exec_async(&mut con)
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn audit(&self, round: &RoundId) -> Result<Vec<AuditEntry>, StoreError> {
+        let mut con = self.connection()?;
+        let values: Vec<Vec<u8>> = redis::cmd("LRANGE")
+            .arg(self.keys.audit(round))
+            .arg(0)
+            .arg(-1)
+            .query_async(&mut con)
+            .await
+            .map_err(unavailable)?;
+        values
+            .iter()
+            .map(|bytes| from_json::<AuditRecord, AuditEntry>("audit entry", bytes))
+            .collect()
+    }
+
     async fn put_api_token(&self, token: &ApiToken) -> Result<(), StoreError> {
         let mut con = self.connection()?;
         let index = self.keys.api_tokens();
@@ -1802,6 +1829,17 @@ mod tests {
                 .await
                 .unwrap_or_else(|e| panic!("contract check {name:?} failed: {e}"));
         }
+    }
+
+    #[test]
+    fn the_audit_log_lives_in_its_round_slot() {
+        let layout = KeyLayout::new("sw");
+        let round = RoundId::parse("demo-2026").expect("id");
+        assert_eq!(layout.audit(&round), "sw:{g:demo-2026}:audit");
+        assert_eq!(
+            keys::cluster_slot(&layout.audit(&round)),
+            keys::cluster_slot(&layout.round(&round).round)
+        );
     }
 
     #[test]

@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use server::catalogue::InstrumentRef;
 use server::domain::{
-    Actor, AnswerValue, Channel, IdempotencyKey, PersonId, Respondent, ResponseKey, Timestamp,
+    Actor, AnswerValue, Channel, IdempotencyKey, OrganisationId, PersonId, Respondent, ResponseKey,
+    Round, RoundId, RoundStatus, Timestamp,
 };
 use server::service::answers::{self, AnswerProblem, RawAnswer, RawValue, SaveAnswers, SaveError};
 use server::store::contract::response_key;
@@ -43,6 +44,26 @@ fn store(dir: &tempfile::TempDir) -> SharedStore {
     Arc::new(server::store::redb::open(&dir.path().join("answers.redb")).expect("open"))
 }
 
+/// Round `r-2026` (the contract fixtures' round), open, with UNICEF and the stage and
+/// outcome instruments.
+async fn open_round(store: &SharedStore, status: RoundStatus) {
+    store
+        .put_round(&Round {
+            id: RoundId::parse("r-2026").expect("id"),
+            title: "Test round".to_owned(),
+            instruments: vec![
+                InstrumentRef::parse("jiu-rbm-stages@1").expect("ref"),
+                InstrumentRef::parse("jiu-rbm-outcomes@1").expect("ref"),
+                InstrumentRef::parse("jiu-rbm-drivers@1").expect("ref"),
+            ],
+            organisations: vec![OrganisationId::parse("unicef").expect("id")],
+            deadline: None,
+            status,
+        })
+        .await
+        .expect("round stored");
+}
+
 #[test]
 fn invalid_answers_are_named_and_nothing_is_written() {
     let catalogue = shipped();
@@ -50,6 +71,7 @@ fn invalid_answers_are_named_and_nothing_is_written() {
     let store = store(&dir);
     let key = response_key("unicef");
     runtime().block_on(async {
+        open_round(&store, RoundStatus::Open).await;
         let request = save_request(
             &key,
             "bad",
@@ -96,6 +118,7 @@ fn valid_answers_are_saved_with_their_provenance() {
     let store = store(&dir);
     let key = response_key("unicef");
     runtime().block_on(async {
+        open_round(&store, RoundStatus::Open).await;
         let receipt = answers::save(
             store.as_ref(),
             &catalogue,
@@ -174,6 +197,7 @@ fn the_respondent_must_fit_the_instrument() {
         ),
     ];
     runtime().block_on(async {
+        open_round(&store, RoundStatus::Open).await;
         for (key, message) in cases {
             let error = answers::save(
                 store.as_ref(),
@@ -195,6 +219,7 @@ fn a_submitted_response_refuses_answers() {
     let store = store(&dir);
     let key = response_key("unicef");
     runtime().block_on(async {
+        open_round(&store, RoundStatus::Open).await;
         answers::save(
             store.as_ref(),
             &catalogue,
@@ -222,5 +247,117 @@ fn a_submitted_response_refuses_answers() {
             "{error}"
         );
         assert_eq!(store.history(&key).await.expect("history").len(), 2);
+    });
+}
+
+#[test]
+fn answers_need_an_open_round_that_includes_the_response() {
+    let catalogue = shipped();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = store(&dir);
+    let stage = || vec![answer("1.1/stage", RawValue::Number(2))];
+    runtime().block_on(async {
+        let key = response_key("unicef");
+        let error = answers::save(store.as_ref(), &catalogue, save_request(&key, "a", stage()))
+            .await
+            .expect_err("no round");
+        assert!(matches!(error, SaveError::UnknownRound(_)), "{error}");
+
+        open_round(&store, RoundStatus::Draft).await;
+        let error = answers::save(store.as_ref(), &catalogue, save_request(&key, "a", stage()))
+            .await
+            .expect_err("draft round");
+        assert!(error.to_string().contains("is draft, not open"), "{error}");
+
+        open_round(&store, RoundStatus::Open).await;
+        let elsewhere = response_key("fao");
+        let error = answers::save(
+            store.as_ref(),
+            &catalogue,
+            save_request(&elsewhere, "a", stage()),
+        )
+        .await
+        .expect_err("not in round");
+        assert!(matches!(error, SaveError::NotInRound(_)), "{error}");
+        for key in [&key, &elsewhere] {
+            assert!(store.history(key).await.expect("history").is_empty());
+        }
+    });
+}
+
+#[test]
+fn submission_waits_for_every_required_answer() {
+    let catalogue = shipped();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = store(&dir);
+    let key = response_key("unicef");
+    let instrument = catalogue.get("jiu-rbm-stages", 1).expect("instrument");
+    let actor = || Actor::Person(PersonId::parse("p-focal").expect("id"));
+    runtime().block_on(async {
+        open_round(&store, RoundStatus::Open).await;
+        let submit = |key_text: &'static str| {
+            let store = Arc::clone(&store);
+            let catalogue = &catalogue;
+            let key = key.clone();
+            async move {
+                answers::submit(
+                    store.as_ref(),
+                    catalogue,
+                    &key,
+                    IdempotencyKey::parse(key_text).expect("key"),
+                    actor(),
+                    Channel::Web,
+                    Timestamp::from_millis(1),
+                )
+                .await
+            }
+        };
+        let Err(SaveError::Incomplete(missing)) = submit("s-1").await else {
+            panic!("an empty response cannot be submitted");
+        };
+        // Stage, rationale and evidence of each of the 17 components.
+        assert_eq!(missing.len(), 17 * 3);
+        assert_eq!(missing[0], "1.1/stage");
+
+        // The channel continues where nothing is answered yet.
+        let next = answers::next_question(instrument, None, None).expect("a question");
+        assert_eq!(next.id, "1.1/stage");
+
+        // Answer every required question.
+        let mut all = Vec::new();
+        for id in &missing {
+            let value = match id.rsplit('/').next() {
+                Some("stage") => RawValue::Number(3),
+                Some("evidence") => RawValue::Evidence(vec![answers::RawEvidence {
+                    person: false,
+                    text: "Annual report".into(),
+                    file: None,
+                }]),
+                _ => RawValue::Text("Because the policy is applied.".into()),
+            };
+            all.push(answer(id, value));
+        }
+        answers::save(store.as_ref(), &catalogue, save_request(&key, "all", all))
+            .await
+            .expect("saved");
+        let response = store.response(&key).await.expect("read");
+        assert!(answers::missing_required(instrument, response.as_ref()).is_empty());
+        // Skipping the optional comments of 1.1 leads to its plans, then its activities.
+        let after_comments =
+            answers::next_question(instrument, response.as_ref(), Some("1.1/comments"))
+                .expect("next");
+        assert_eq!(after_comments.id, "1.1/plans");
+
+        let receipt = submit("s-2").await.expect("submitted");
+        assert_eq!(receipt.events.len(), 1);
+        let again = submit("s-2")
+            .await
+            .expect("a retry is answered from the record");
+        assert!(again.replayed);
+        let error = submit("s-3").await.expect_err("already submitted");
+        assert!(
+            matches!(error, SaveError::Store(StoreError::Refused(_))),
+            "{error}"
+        );
     });
 }

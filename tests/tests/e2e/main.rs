@@ -1,7 +1,19 @@
 //! Cross-crate end-to-end tests; one binary, one module per area.
 
+// Administration over GraphQL: organisations, people, rounds, assignments, progress, audit, demo.
+mod admin;
+// Answering over HTTP on both backends: provenance, submission, history, next question.
+mod answering;
+// Bad input: a coded error, no change, no internal text.
+mod bad_input;
 // The bot's inline buttons can address every question the server's catalogue defines.
 mod buttons;
+// The catalogue over HTTP: instruments, rendered question prompts, languages, access.
+mod catalogue;
+// Live round events over graphql-ws, in-process and across instances on Redis.
+mod events;
+// Data arranged directly in the store: organisations, people, a round, assignments.
+mod fixtures;
 // The server's HTTP surface: health, readiness, metrics, GraphiQL, ping.
 mod server;
 // A server spawned on a free port on either backend, and a GraphQL client.
