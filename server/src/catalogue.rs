@@ -210,6 +210,9 @@ impl Catalogue {
         }
         let mut problems = Vec::new();
         let mut parsed: Vec<(PathBuf, Instrument)> = Vec::new();
+        // Instruments whose file did not parse: references to them are not reported
+        // again, the file's own problem says what is wrong.
+        let mut unparsed = std::collections::BTreeSet::new();
         for file in files {
             let shown = file
                 .path
@@ -218,10 +221,18 @@ impl Catalogue {
                 .to_path_buf();
             match parse_file(&file, &shown) {
                 Ok(instrument) => parsed.push((shown, instrument)),
-                Err(problem) => problems.push(problem),
+                Err(problem) => {
+                    if let Some(version) = file.version {
+                        unparsed.insert(InstrumentRef {
+                            id: file.folder.clone(),
+                            version,
+                        });
+                    }
+                    problems.push(problem);
+                }
             }
         }
-        problems.extend(validate::validate(&parsed));
+        problems.extend(validate::validate(&parsed, &unparsed));
         if !problems.is_empty() {
             return Err(CatalogueError::Invalid { problems });
         }
@@ -418,6 +429,13 @@ fn typed<T: DeserializeOwned>(value: toml::Value, shown: &Path) -> Result<T, Pro
     serde_path_to_error::deserialize(value).map_err(|error| Problem {
         file: shown.to_path_buf(),
         path: error.path().to_string(),
-        message: error.inner().to_string(),
+        // The first line says what is wrong; the path already says where.
+        message: error
+            .inner()
+            .to_string()
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_owned(),
     })
 }

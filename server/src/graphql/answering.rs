@@ -607,15 +607,42 @@ pub struct NextQuestion {
 }
 
 /// What a change recorded.
-#[derive(SimpleObject)]
 pub struct ResponsePayload {
-    /// The response after the change.
-    pub response: ResponseObject,
+    catalogue: Arc<Catalogue>,
+    key: ResponseKey,
+    events: Vec<ResponseEventObject>,
+    replayed: bool,
+}
+
+/// What a change recorded.
+#[Object]
+impl ResponsePayload {
+    /// The response after the change (read when asked for).
+    async fn response(&self, ctx: &Context<'_>) -> async_graphql::Result<ResponseObject> {
+        let request = request(ctx)?;
+        let response = request
+            .state
+            .store
+            .response(&self.key)
+            .await
+            .map_err(GqlError::from)?;
+        Ok(ResponseObject {
+            catalogue: Arc::clone(&self.catalogue),
+            key: self.key.clone(),
+            response,
+        })
+    }
+
     /// The events recorded (the same events again when the idempotency key was used
     /// before).
-    pub events: Vec<ResponseEventObject>,
+    async fn events(&self) -> &[ResponseEventObject] {
+        &self.events
+    }
+
     /// Whether this key had been used before, so nothing new was recorded.
-    pub replayed: bool,
+    async fn replayed(&self) -> bool {
+        self.replayed
+    }
 }
 
 // --- resolvers -------------------------------------------------------------------------
@@ -689,7 +716,8 @@ async fn after_write(
     }
     let events = receipt.events.iter().map(Into::into).collect();
     Ok(ResponsePayload {
-        response: load(request, key).await?,
+        catalogue: Arc::clone(&request.state.catalogue),
+        key,
         events,
         replayed: receipt.replayed,
     })

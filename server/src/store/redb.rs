@@ -449,7 +449,14 @@ fn read_meta(
 // --- write operations --------------------------------------------------------------------
 
 /// Applies a request inside the writer's transaction (see [`Store::execute`]).
-fn execute_in(txn: &WriteTransaction, request: &ResponseRequest) -> Result<Receipt, StoreError> {
+///
+/// `request_fingerprint` is computed by the caller, so the hashing runs on the caller's
+/// task in parallel rather than on the single writer thread.
+fn execute_in(
+    txn: &WriteTransaction,
+    request: &ResponseRequest,
+    request_fingerprint: &str,
+) -> Result<Receipt, StoreError> {
     let response = request.key.id();
     let id = response.as_str();
     let idem_key = request.idempotency_key.as_str();
@@ -463,7 +470,7 @@ fn execute_in(txn: &WriteTransaction, request: &ResponseRequest) -> Result<Recei
         Err(e) => return Err(db_err(e)),
     };
     if let Some(previous) = previous {
-        if previous.fingerprint != fingerprint(request) {
+        if previous.fingerprint != request_fingerprint {
             return Err(StoreError::IdempotencyConflict);
         }
         let events = read_events(&events_table, &response, previous.first_seq, previous.count)?;
@@ -473,9 +480,9 @@ fn execute_in(txn: &WriteTransaction, request: &ResponseRequest) -> Result<Recei
         });
     }
     let mut meta_table = txn.open_table(RESPONSE_META).map_err(db_err)?;
-    let mut meta = read_meta(&meta_table, &response)?
-        .map(|record| record.meta())
-        .unwrap_or_default();
+    let stored_meta = read_meta(&meta_table, &response)?;
+    let first_event = stored_meta.is_none();
+    let mut meta = stored_meta.map(|record| record.meta()).unwrap_or_default();
     let events = plan_events(&meta, request)?;
 
     // Writes.
@@ -512,13 +519,21 @@ fn execute_in(txn: &WriteTransaction, request: &ResponseRequest) -> Result<Recei
     idempotency
         .insert(
             (id, idem_key),
-            encode(&IdempotencyRecord::new(request, first_seq, count)).as_slice(),
+            encode(&IdempotencyRecord::with_fingerprint(
+                request_fingerprint.to_owned(),
+                first_seq,
+                count,
+            ))
+            .as_slice(),
         )
         .map_err(db_err)?;
-    txn.open_multimap_table(ROUND_RESPONSES)
-        .map_err(db_err)?
-        .insert(request.key.round.as_str(), id)
-        .map_err(db_err)?;
+    // A response with a meta is already indexed under its round.
+    if first_event {
+        txn.open_multimap_table(ROUND_RESPONSES)
+            .map_err(db_err)?
+            .insert(request.key.round.as_str(), id)
+            .map_err(db_err)?;
+    }
     Ok(Receipt {
         events,
         replayed: false,
@@ -842,7 +857,9 @@ impl Store for RedbStore {
 
     async fn execute(&self, request: &ResponseRequest) -> Result<Receipt, StoreError> {
         let request = request.clone();
-        self.write(move |txn| execute_in(txn, &request)).await
+        let request_fingerprint = fingerprint(&request);
+        self.write(move |txn| execute_in(txn, &request, &request_fingerprint))
+            .await
     }
 
     async fn response(&self, key: &ResponseKey) -> Result<Option<Response>, StoreError> {
