@@ -4,6 +4,8 @@
 mod admin;
 // Answering over HTTP on both backends: provenance, submission, history, next question.
 mod answering;
+// The authorisation matrix: every root field × every kind of caller, allowed exactly where intended.
+mod authorization;
 // Bad input: a coded error, no change, no internal text.
 mod bad_input;
 // The bot's inline buttons can address every question the server's catalogue defines.
