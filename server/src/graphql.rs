@@ -7,6 +7,7 @@
 
 pub mod admin;
 pub mod answering;
+pub mod cache;
 pub mod catalogue;
 pub mod error;
 pub mod ping;
@@ -54,7 +55,8 @@ pub fn schema_builder() -> SchemaBuilder<Query, Mutation, Subscription> {
 pub fn build(settings: &GraphqlSettings) -> AppSchema {
     let mut builder = schema_builder()
         .limit_depth(settings.max_depth)
-        .limit_complexity(settings.max_complexity);
+        .limit_complexity(settings.max_complexity)
+        .extension(cache::DocumentCache::default());
     if !settings.introspection {
         builder = builder.disable_introspection();
     }
