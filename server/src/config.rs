@@ -240,11 +240,22 @@ fn resolve(config_dir: &Path, path: &Path) -> PathBuf {
 /// Fails when a file is not valid TOML, holds an unknown key, or a value has the wrong
 /// type; the message names the key and where it came from.
 pub fn load(config_dir: &Path) -> Result<LoadedSettings, Box<figment::Error>> {
+    let profile = std::env::var("STAGEWISE_PROFILE").ok();
+    load_profile(config_dir, profile.as_deref())
+}
+
+/// Loads the settings from `config_dir`, the file of `profile` when given, and the
+/// environment.
+///
+/// # Errors
+/// As [`load`].
+pub fn load_profile(
+    config_dir: &Path,
+    profile: Option<&str>,
+) -> Result<LoadedSettings, Box<figment::Error>> {
     let mut figment = Figment::from(Serialized::defaults(Settings::default()))
         .merge(Toml::file(config_dir.join("server.toml")));
-    if let Ok(profile) = std::env::var("STAGEWISE_PROFILE")
-        && !profile.is_empty()
-    {
+    if let Some(profile) = profile.filter(|p| !p.is_empty()) {
         figment = figment.merge(Toml::file(
             config_dir.join(format!("server.{profile}.toml")),
         ));
@@ -278,6 +289,17 @@ mod tests {
             .expect("write");
         let error = load(dir.path()).expect_err("typo rejected");
         assert!(error.to_string().contains("dri"), "{error}");
+    }
+
+    #[test]
+    fn the_production_profile_turns_off_schema_browsing() {
+        let production = load_profile(Path::new(DEFAULT_CONFIG_DIR), Some("production"))
+            .expect("the production profile loads");
+        let graphql = &production.settings.graphql;
+        assert!(!graphql.introspection && !graphql.graphiql && !graphql.suggestions);
+        let development =
+            load_profile(Path::new(DEFAULT_CONFIG_DIR), None).expect("the defaults load");
+        assert!(development.settings.graphql.introspection);
     }
 
     #[test]

@@ -161,3 +161,60 @@ fn export_of_an_unknown_instrument_fails() {
     assert_eq!(output.status.code(), Some(1));
     assert!(text(&output.stderr).contains("no instrument `no-such`"));
 }
+
+#[test]
+fn token_create_prints_the_secret_once_and_list_and_revoke_use_ids() {
+    let data = tempfile::tempdir().expect("temp dir");
+    let config = tempfile::tempdir().expect("temp dir");
+    std::fs::write(
+        config.path().join("server.toml"),
+        format!(
+            "[catalogue]\ndir = {:?}\n[store.redb]\ndata_dir = {:?}\n",
+            crate::support::questionnaires_dir().display().to_string(),
+            data.path().display().to_string()
+        ),
+    )
+    .expect("config");
+
+    let created = server(
+        &[
+            "token",
+            "create",
+            "--role",
+            "admin",
+            "--name",
+            "Secretariat",
+        ],
+        config.path(),
+    );
+    assert!(created.status.success(), "{}", text(&created.stderr));
+    let secret = text(&created.stdout).trim().to_owned();
+    assert_eq!(secret.len(), 64, "256 random bits in hex: {secret}");
+    assert!(secret.bytes().all(|b| b.is_ascii_hexdigit()));
+    assert!(
+        !text(&created.stderr).contains(&secret),
+        "shown once, on stdout only"
+    );
+
+    let listed = server(&["token", "list"], config.path());
+    let listing = text(&listed.stdout);
+    assert!(listing.contains("admin\tSecretariat\tactive"), "{listing}");
+    assert!(!listing.contains(&secret), "never lists secrets");
+    let id = listing.split('\t').next().expect("id").to_owned();
+
+    let revoked = server(&["token", "revoke", &id], config.path());
+    assert!(revoked.status.success(), "{}", text(&revoked.stderr));
+    let listing = text(&server(&["token", "list"], config.path()).stdout);
+    assert!(listing.contains("\trevoked"), "{listing}");
+
+    let refused = server(
+        &["token", "create", "--role", "validator", "--name", "JIU"],
+        config.path(),
+    );
+    assert_eq!(
+        refused.status.code(),
+        Some(1),
+        "a validator token needs a round"
+    );
+    assert!(text(&refused.stderr).contains("--round"));
+}
