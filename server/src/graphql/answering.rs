@@ -739,6 +739,47 @@ fn save_error(error: SaveError) -> GqlError {
     }
 }
 
+/// The response a change is for, and who makes it (access checked).
+async fn answerer(
+    request: &RequestContext,
+    response: &ResponseRefInput,
+) -> Result<(ResponseKey, Actor), GqlError> {
+    request.identity.require_any()?;
+    let key = response.key()?;
+    let actor = request
+        .identity
+        .require_answerer(request.state.store.as_ref(), &key)
+        .await?;
+    Ok((key, actor))
+}
+
+/// Saves or clears answers through the answers service, then publishes and reports.
+async fn write_answers(
+    request: &RequestContext,
+    response: &ResponseRefInput,
+    idempotency_key: &str,
+    answers: Vec<RawAnswer>,
+    expected_seq: Option<u64>,
+) -> Result<ResponsePayload, GqlError> {
+    let (key, actor) = answerer(request, response).await?;
+    let receipt = answers::save(
+        request.state.store.as_ref(),
+        &request.state.catalogue,
+        SaveAnswers {
+            key: key.clone(),
+            idempotency_key: IdempotencyKey::parse(idempotency_key)?,
+            answers,
+            expected_seq,
+            actor,
+            channel: channel_of(&request.identity),
+            at: Timestamp::now(),
+        },
+    )
+    .await
+    .map_err(save_error)?;
+    after_write(request, key, receipt).await
+}
+
 /// The answering part of `Query`.
 #[derive(Debug, Default)]
 pub struct AnsweringQuery;
@@ -893,38 +934,22 @@ impl AnsweringMutation {
         ctx: &Context<'_>,
         input: SaveAnswersInput,
     ) -> async_graphql::Result<ResponsePayload> {
-        let request = request(ctx)?;
-        request.identity.require_any().map_err(GqlError::from)?;
-        let key = input.response.key()?;
-        let actor = request
-            .identity
-            .require_answerer(request.state.store.as_ref(), &key)
-            .await
-            .map_err(GqlError::from)?;
-        let receipt = answers::save(
-            request.state.store.as_ref(),
-            &request.state.catalogue,
-            SaveAnswers {
-                key: key.clone(),
-                idempotency_key: IdempotencyKey::parse(&input.idempotency_key)
-                    .map_err(GqlError::from)?,
-                answers: input
-                    .answers
-                    .iter()
-                    .map(|a| RawAnswer {
-                        question: a.question_id.clone(),
-                        value: Some(raw_value(&a.value)),
-                    })
-                    .collect(),
-                expected_seq: input.expected_seq,
-                actor,
-                channel: channel_of(&request.identity),
-                at: Timestamp::now(),
-            },
+        let answers = input
+            .answers
+            .iter()
+            .map(|a| RawAnswer {
+                question: a.question_id.clone(),
+                value: Some(raw_value(&a.value)),
+            })
+            .collect();
+        Ok(write_answers(
+            request(ctx)?,
+            &input.response,
+            &input.idempotency_key,
+            answers,
+            input.expected_seq,
         )
-        .await
-        .map_err(save_error)?;
-        Ok(after_write(request, key, receipt).await?)
+        .await?)
     }
 
     /// Removes the answer to one question (recorded in the history as cleared).
@@ -933,34 +958,18 @@ impl AnsweringMutation {
         ctx: &Context<'_>,
         input: ClearAnswerInput,
     ) -> async_graphql::Result<ResponsePayload> {
-        let request = request(ctx)?;
-        request.identity.require_any().map_err(GqlError::from)?;
-        let key = input.response.key()?;
-        let actor = request
-            .identity
-            .require_answerer(request.state.store.as_ref(), &key)
-            .await
-            .map_err(GqlError::from)?;
-        let receipt = answers::save(
-            request.state.store.as_ref(),
-            &request.state.catalogue,
-            SaveAnswers {
-                key: key.clone(),
-                idempotency_key: IdempotencyKey::parse(&input.idempotency_key)
-                    .map_err(GqlError::from)?,
-                answers: vec![RawAnswer {
-                    question: input.question_id.clone(),
-                    value: None,
-                }],
-                expected_seq: None,
-                actor,
-                channel: channel_of(&request.identity),
-                at: Timestamp::now(),
-            },
+        let cleared = vec![RawAnswer {
+            question: input.question_id.clone(),
+            value: None,
+        }];
+        Ok(write_answers(
+            request(ctx)?,
+            &input.response,
+            &input.idempotency_key,
+            cleared,
+            None,
         )
-        .await
-        .map_err(save_error)?;
-        Ok(after_write(request, key, receipt).await?)
+        .await?)
     }
 
     /// Submits a response. Refused with CONFLICT while required questions are
@@ -971,13 +980,7 @@ impl AnsweringMutation {
         input: SubmitResponseInput,
     ) -> async_graphql::Result<ResponsePayload> {
         let request = request(ctx)?;
-        request.identity.require_any().map_err(GqlError::from)?;
-        let key = input.response.key()?;
-        let actor = request
-            .identity
-            .require_answerer(request.state.store.as_ref(), &key)
-            .await
-            .map_err(GqlError::from)?;
+        let (key, actor) = answerer(request, &input.response).await?;
         let receipt = answers::submit(
             request.state.store.as_ref(),
             &request.state.catalogue,
