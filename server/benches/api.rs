@@ -19,6 +19,10 @@ use server::domain::{
     TokenId, TokenRole,
 };
 
+// The same allocator as the `stagewise-server` binary.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const CONNECTIONS: usize = 64;
 const ORGANISATIONS: usize = 64;
 
