@@ -375,6 +375,30 @@ impl RedisStore {
             .collect()
     }
 
+    /// Every record whose id is in the index set `index`, sorted by `order`: the
+    /// listing shared by organisations, people and rounds. Ids are parsed before they
+    /// become keys, so a corrupt index entry never reaches a key name.
+    async fn list_indexed<R, T, K: Ord>(
+        con: &mut ConnectionManager,
+        what: &str,
+        index: &str,
+        key_of: impl Fn(&str) -> Result<String, StoreError>,
+        order: impl Fn(&T) -> K,
+    ) -> Result<Vec<T>, StoreError>
+    where
+        R: DeserializeOwned,
+        T: TryFrom<R, Error = StoreError>,
+    {
+        let ids = Self::members(con, index).await?;
+        let keys = ids
+            .iter()
+            .map(|id| key_of(id))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut records: Vec<T> = Self::get_records::<R, T>(con, what, &keys).await?;
+        records.sort_by_key(|record| order(record));
+        Ok(records)
+    }
+
     /// The members of a set.
     async fn members(con: &mut ConnectionManager, key: &str) -> Result<Vec<String>, StoreError> {
         redis::cmd("SMEMBERS")
@@ -541,19 +565,18 @@ impl Store for RedisStore {
 
     async fn organisations(&self) -> Result<Vec<Organisation>, StoreError> {
         let mut con = self.connection()?;
-        let ids = Self::members(&mut con, &self.keys.organisations()).await?;
-        let keys = ids
-            .iter()
-            .map(|id| {
+        Self::list_indexed::<OrganisationRecord, Organisation, _>(
+            &mut con,
+            "organisation",
+            &self.keys.organisations(),
+            |id| {
                 OrganisationId::parse(id)
                     .map(|id| self.keys.organisation(&id))
                     .map_err(|e| corrupt("organisation id", e))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let mut organisations: Vec<Organisation> =
-            Self::get_records::<OrganisationRecord, _>(&mut con, "organisation", &keys).await?;
-        organisations.sort_by(|a, b| a.id.cmp(&b.id));
-        Ok(organisations)
+            },
+            |record| record.id.clone(),
+        )
+        .await
     }
 
     async fn put_person(&self, person: &Person) -> Result<(), StoreError> {
@@ -661,19 +684,18 @@ impl Store for RedisStore {
 
     async fn persons(&self) -> Result<Vec<Person>, StoreError> {
         let mut con = self.connection()?;
-        let ids = Self::members(&mut con, &self.keys.persons()).await?;
-        let keys = ids
-            .iter()
-            .map(|id| {
+        Self::list_indexed::<PersonRecord, Person, _>(
+            &mut con,
+            "person",
+            &self.keys.persons(),
+            |id| {
                 PersonId::parse(id)
                     .map(|id| self.keys.person(&id))
                     .map_err(|e| corrupt("person id", e))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let mut persons: Vec<Person> =
-            Self::get_records::<PersonRecord, _>(&mut con, "person", &keys).await?;
-        persons.sort_by(|a, b| a.id.cmp(&b.id));
-        Ok(persons)
+            },
+            |record| record.id.clone(),
+        )
+        .await
     }
 
     async fn put_round(&self, round: &Round) -> Result<(), StoreError> {
@@ -695,19 +717,18 @@ impl Store for RedisStore {
 
     async fn rounds(&self) -> Result<Vec<Round>, StoreError> {
         let mut con = self.connection()?;
-        let ids = Self::members(&mut con, &self.keys.rounds()).await?;
-        let keys = ids
-            .iter()
-            .map(|id| {
+        Self::list_indexed::<RoundRecord, Round, _>(
+            &mut con,
+            "round",
+            &self.keys.rounds(),
+            |id| {
                 RoundId::parse(id)
                     .map(|id| self.keys.round(&id).round)
                     .map_err(|e| corrupt("round id", e))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let mut rounds: Vec<Round> =
-            Self::get_records::<RoundRecord, _>(&mut con, "round", &keys).await?;
-        rounds.sort_by(|a, b| a.id.cmp(&b.id));
-        Ok(rounds)
+            },
+            |record| record.id.clone(),
+        )
+        .await
     }
 
     async fn put_assignment(&self, assignment: &Assignment) -> Result<(), StoreError> {
