@@ -26,7 +26,7 @@ impl EventsSubscription {
     /// the round in scope; others get `UNAUTHENTICATED` or `FORBIDDEN` and the stream
     /// ends. Events are notifications: one missed while disconnected is not replayed, so
     /// a client that reconnects re-reads the round through queries. Access is checked
-    /// when the subscription starts. A round that does not exist simply has no events.
+    /// when the subscription starts. A round that does not exist is `NOT_FOUND`.
     async fn round_events(
         &self,
         ctx: &Context<'_>,
@@ -40,6 +40,13 @@ impl EventsSubscription {
             .identity
             .require_round_reader(&round)
             .map_err(GqlError::from)?;
+        if crate::service::admin::round(request.state.store.as_ref(), &round)
+            .await
+            .map_err(GqlError::from)?
+            .is_none()
+        {
+            return Err(GqlError::not_found(format!("there is no round `{round}`")).into());
+        }
         let events = request.state.events.subscribe(&round);
         Ok(events.map(move |event| RoundEventObject::new(&round, event)))
     }

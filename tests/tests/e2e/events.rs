@@ -88,6 +88,25 @@ async fn receive(socket: &mut Socket) -> Value {
 
 /// A graphql-transport-ws connection, initialised with `token` (if any) in the
 /// `connection_init` payload and acknowledged.
+/// Creates empty draft rounds with these ids (subscribing needs the round to exist).
+async fn rounds(server: &TestServer, ids: &[&str]) {
+    for id in ids {
+        server
+            .state
+            .store
+            .put_round(&server::domain::Round {
+                id: round(id),
+                title: format!("Round {id}"),
+                instruments: Vec::new(),
+                organisations: Vec::new(),
+                deadline: None,
+                status: server::domain::RoundStatus::Draft,
+            })
+            .await
+            .expect("round stored");
+    }
+}
+
 async fn connect(server: &TestServer, token: Option<&str>) -> Socket {
     let mut socket = open(server, "graphql-transport-ws").await;
     let payload = match token {
@@ -203,6 +222,7 @@ fn submitted(round_id: &str, person: &str, at: i64) -> RoundEvent {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_validator_receives_its_rounds_events_and_not_another_rounds() {
     let server = TestServer::spawn(Backend::Redb).await;
+    rounds(&server, &["r-live", "r-other"]).await;
     let validator = server.validator(&["r-live"]).await;
     let mut socket = connect(&server, Some(&validator)).await;
     subscribe(&mut socket, "1", "r-live").await;
@@ -284,6 +304,7 @@ async fn a_validator_receives_its_rounds_events_and_not_another_rounds() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn subscribing_needs_a_valid_token_with_the_round_in_scope() {
     let server = TestServer::spawn(Backend::Redb).await;
+    rounds(&server, &["r-1", "r-2"]).await;
 
     let mut anonymous = connect(&server, None).await;
     subscribe(&mut anonymous, "a", "r-1").await;
@@ -310,12 +331,19 @@ async fn subscribing_needs_a_valid_token_with_the_round_in_scope() {
     let mut admin = connect(&server, Some(&server.admin)).await;
     subscribe(&mut admin, "x", "Not A Round").await;
     assert_eq!(refused(&mut admin, "x").await, "BAD_USER_INPUT");
+    subscribe(&mut admin, "y", "r-missing").await;
+    assert_eq!(
+        refused(&mut admin, "y").await,
+        "NOT_FOUND",
+        "an unknown round is an error"
+    );
     server.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_legacy_graphql_ws_protocol_works_too() {
     let server = TestServer::spawn(Backend::Redb).await;
+    rounds(&server, &["r-1"]).await;
     let mut socket = open(&server, "graphql-ws").await;
     send(
         &mut socket,
@@ -371,6 +399,7 @@ async fn on_redis_an_event_from_another_instance_arrives_exactly_once() {
     let redis = Arc::new(RedisServer::start());
     let a = TestServer::spawn_on(Backend::Redis, Some(Arc::clone(&redis)), "shared").await;
     let b = TestServer::spawn_on(Backend::Redis, Some(Arc::clone(&redis)), "shared").await;
+    rounds(&b, &["r-multi"]).await;
     // A validator token made on one instance is valid on both: one store.
     let validator = b.validator(&["r-multi"]).await;
     let mut socket = connect(&a, Some(&validator)).await;
