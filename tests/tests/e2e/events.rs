@@ -100,7 +100,7 @@ async fn rounds(server: &TestServer, ids: &[&str]) {
                 instruments: Vec::new(),
                 organisations: Vec::new(),
                 deadline: None,
-                status: server::domain::RoundStatus::Draft,
+                status: RoundStatus::Draft,
             })
             .await
             .expect("round stored");
