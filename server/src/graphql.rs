@@ -11,6 +11,7 @@ pub mod cache;
 pub mod catalogue;
 pub mod error;
 pub mod ping;
+pub mod profile;
 pub mod subscription;
 
 use std::sync::Arc;
@@ -29,6 +30,7 @@ pub struct Query(
     catalogue::CatalogueQuery,
     admin::AdminQuery,
     answering::AnsweringQuery,
+    profile::ProfileQuery,
 );
 
 /// All mutations.

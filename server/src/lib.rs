@@ -6,12 +6,15 @@
 
 pub mod app;
 pub mod catalogue;
+pub mod charts;
 pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod events;
+pub mod export;
 pub mod graphql;
 pub mod http;
 pub mod metrics;
+pub mod profile;
 pub mod service;
 pub mod store;

@@ -6,4 +6,5 @@ pub mod access;
 pub mod admin;
 pub mod answers;
 pub mod demo;
+pub mod profile;
 pub mod progress;

@@ -25,7 +25,7 @@ use crate::domain::{
 };
 use crate::events::{EventBus, RoundEvent};
 use crate::service::access::{AccessError, Identity};
-use crate::service::answers::{SaveError, instrument_for};
+use crate::service::answers::{SaveError, check_rater, instrument_for};
 use crate::store::{AuditAction, AuditEntry, Receipt, ResponseRequest, Store, StoreError};
 
 /// Most characters in a round title.
@@ -858,10 +858,15 @@ pub async fn reopen_response(
         instrument,
         respondent,
     };
-    instrument_for(catalogue, &key).map_err(|error| match error {
+    let refused = |error| match error {
         SaveError::Store(store) => AdminError::Store(store),
         other => AdminError::Invalid(other.to_string()),
-    })?;
+    };
+    let instrument = instrument_for(catalogue, &key).map_err(refused)?;
+    // A person's stage questionnaire exists only as an independent rater's rating.
+    check_rater(store, instrument, &key)
+        .await
+        .map_err(refused)?;
     if store.response(&key).await?.is_none() {
         return Err(AdminError::NotFound(format!(
             "response {} has not been started",

@@ -6,13 +6,13 @@
 
 use std::collections::BTreeSet;
 
-use crate::catalogue::model::ResponseMode;
+use crate::catalogue::model::{InstrumentKind, ResponseMode};
 use crate::catalogue::{AnswerType, Catalogue, Instrument};
 use crate::domain::answer::{check_list_len, parse_text};
 use crate::domain::{
     Actor, AnswerChange, AnswerValue, Channel, Command, DateValue, EvidenceItem, EvidenceKind,
     FileRef, IdempotencyKey, MAX_SHORT_TEXT_CHARS, MAX_TEXT_CHARS, NamedRating, QuestionId, Rating,
-    Respondent, Response, ResponseKey, RoundStatus, Stage, Timestamp, ValueError,
+    Respondent, Response, ResponseKey, Role, RoundStatus, Stage, Timestamp, ValueError,
 };
 use crate::store::{Receipt, ResponseRequest, Store, StoreError};
 
@@ -160,13 +160,54 @@ pub fn instrument_for<'a>(
         .ok_or_else(|| SaveError::UnknownInstrument(key.instrument.to_string()))?;
     match (instrument.header().response_mode, &key.respondent) {
         (ResponseMode::Reference, _) => Err(SaveError::NotAnswerable(key.instrument.to_string())),
-        (ResponseMode::PerOrganisation, Respondent::Person(_)) => Err(SaveError::WrongRespondent(
-            "this instrument takes one consolidated response per organisation",
-        )),
+        // An independent rater's blind rating is their own response to the stage
+        // questionnaire; `check_rater` checks the person is one.
+        (ResponseMode::PerOrganisation, Respondent::Person(_))
+            if instrument.header().kind != InstrumentKind::StageQuestionnaire =>
+        {
+            Err(SaveError::WrongRespondent(
+                "this instrument takes one consolidated response per organisation",
+            ))
+        }
         (ResponseMode::PerRespondent, Respondent::Organisation) => Err(SaveError::WrongRespondent(
             "this instrument takes one response per respondent",
         )),
         _ => Ok(instrument),
+    }
+}
+
+const NOT_A_RATER: &str = "this instrument takes one consolidated response per organisation; \
+     only an independent rater of the organisation who is not one of its focal points answers \
+     it in person";
+
+/// Checks a person's own response to a per-organisation instrument (an independent
+/// rater's blind rating of the stage questionnaire): the person must be assigned to the
+/// organisation in the round as independent rater, and not also as focal point (a rater
+/// is independent of the self-assessment). Any other response passes without a read.
+///
+/// # Errors
+/// [`SaveError::WrongRespondent`], or the store's failure.
+pub async fn check_rater(
+    store: &dyn Store,
+    instrument: &Instrument,
+    key: &ResponseKey,
+) -> Result<(), SaveError> {
+    let Respondent::Person(person) = &key.respondent else {
+        return Ok(());
+    };
+    if instrument.header().response_mode != ResponseMode::PerOrganisation {
+        return Ok(());
+    }
+    let assignments = store.assignments(&key.round).await?;
+    let roles: Vec<&Role> = assignments
+        .iter()
+        .filter(|a| &a.person == person && a.organisation == key.organisation)
+        .map(|a| &a.role)
+        .collect();
+    if roles.contains(&&Role::IndependentRater) && !roles.contains(&&Role::FocalPoint) {
+        Ok(())
+    } else {
+        Err(SaveError::WrongRespondent(NOT_A_RATER))
     }
 }
 
@@ -402,6 +443,7 @@ pub async fn submit(
 ) -> Result<Receipt, SaveError> {
     let instrument = instrument_for(catalogue, key)?;
     check_round(store, key).await?;
+    check_rater(store, instrument, key).await?;
     let response = store.response(key).await?;
     let request = ResponseRequest {
         key: key.clone(),
@@ -434,6 +476,7 @@ pub async fn save(
     let instrument = instrument_for(catalogue, &request.key)?;
     let command = validate(instrument, &request.answers)?;
     check_round(store, &request.key).await?;
+    check_rater(store, instrument, &request.key).await?;
     let receipt = store
         .execute(&ResponseRequest {
             key: request.key,

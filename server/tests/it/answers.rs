@@ -361,3 +361,83 @@ fn submission_waits_for_every_required_answer() {
         );
     });
 }
+
+#[test]
+fn only_an_independent_rater_answers_the_stage_questionnaire_in_person() {
+    use server::domain::{Assignment, Role};
+    let catalogue = shipped();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = store(&dir);
+    let own = |person: &str| ResponseKey {
+        respondent: Respondent::Person(PersonId::parse(person).expect("id")),
+        ..response_key("unicef")
+    };
+    let stage = || vec![answer("1.1/stage", RawValue::Number(4))];
+    runtime().block_on(async {
+        open_round(&store, RoundStatus::Open).await;
+        for (person, role) in [
+            ("p-rater", Role::IndependentRater),
+            ("p-focal", Role::FocalPoint),
+            // Both roles: not independent of the self-assessment.
+            ("p-both", Role::FocalPoint),
+            ("p-both", Role::IndependentRater),
+            (
+                "p-ben",
+                Role::SeniorManager {
+                    outcome_areas: vec![],
+                },
+            ),
+        ] {
+            store
+                .put_assignment(&Assignment {
+                    round: RoundId::parse("r-2026").expect("id"),
+                    organisation: OrganisationId::parse("unicef").expect("id"),
+                    person: PersonId::parse(person).expect("id"),
+                    role,
+                })
+                .await
+                .expect("assigned");
+        }
+
+        // The rater's own rating is saved and can be submitted once complete.
+        let key = own("p-rater");
+        let receipt = answers::save(store.as_ref(), &catalogue, save_request(&key, "r", stage()))
+            .await
+            .expect("a rater rates in person");
+        assert_eq!(receipt.events.len(), 1);
+        let error = answers::submit(
+            store.as_ref(),
+            &catalogue,
+            &key,
+            IdempotencyKey::parse("rs").expect("key"),
+            Actor::Person(PersonId::parse("p-rater").expect("id")),
+            Channel::Web,
+            Timestamp::from_millis(1),
+        )
+        .await
+        .expect_err("incomplete");
+        assert!(matches!(error, SaveError::Incomplete(_)), "{error}");
+
+        // Focal points, people with both roles, other roles and strangers cannot.
+        for person in ["p-focal", "p-both", "p-ben", "p-nobody"] {
+            let key = own(person);
+            let error = answers::save(store.as_ref(), &catalogue, save_request(&key, "x", stage()))
+                .await
+                .expect_err("refused");
+            assert!(
+                matches!(error, SaveError::WrongRespondent(_))
+                    && error.to_string().contains("only an independent rater"),
+                "{person}: {error}"
+            );
+            assert!(store.history(&key).await.expect("history").is_empty());
+        }
+        // The consolidated response is untouched by the rating.
+        assert!(
+            store
+                .history(&response_key("unicef"))
+                .await
+                .expect("history")
+                .is_empty()
+        );
+    });
+}

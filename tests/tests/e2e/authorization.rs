@@ -196,7 +196,8 @@ const ROUND_LIST: [Expect; 7] = [
     Forbidden,
     Forbidden,
 ];
-/// `round(id)` and `roundEvents`: administrators and validators with the round in scope.
+/// `round(id)`, `roundEvents`, `profile`, `flags` and `roundMatrix`: administrators and
+/// validators with the round in scope.
 const ROUND_READER: [Expect; 7] = [
     Unauthenticated,
     Unauthenticated,
@@ -399,6 +400,27 @@ fn matrix() -> Vec<Row> {
             RESPONSE_READER,
             "query($r: ResponseRefInput!) { nextQuestion(response: $r) { questionId } }",
             unicef_stages,
+        ),
+        row(
+            Query,
+            "profile",
+            ROUND_READER,
+            r#"{ profile(roundId: "r-2026", organisationId: "unicef") { pattern { pillars } } }"#,
+            no_variables,
+        ),
+        row(
+            Query,
+            "flags",
+            ROUND_READER,
+            r#"{ flags(roundId: "r-2026", organisationId: "unicef") { code } }"#,
+            no_variables,
+        ),
+        row(
+            Query,
+            "roundMatrix",
+            ROUND_READER,
+            r#"{ roundMatrix(roundId: "r-2026") { rows { organisationId } } }"#,
+            no_variables,
         ),
         // --- mutations ---
         row(

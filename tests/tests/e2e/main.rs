@@ -16,6 +16,8 @@ mod catalogue;
 mod events;
 // Data arranged directly in the store: organisations, people, a round, assignments.
 mod fixtures;
+// Profiles, flags and the round matrix from answers given over the API, on both backends.
+mod profile;
 // The server's HTTP surface: health, readiness, metrics, GraphiQL, ping.
 mod server;
 // A server spawned on a free port on either backend, and a GraphQL client.
