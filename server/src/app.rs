@@ -80,8 +80,11 @@ impl App {
             BackendKind::Redis => {
                 use secrecy::ExposeSecret;
                 let redis = &settings.settings.store.redis;
+                let rounds = Arc::clone(&store);
+                let round_changed: crate::events::RoundChanged =
+                    Arc::new(move |round| rounds.forget_round(round));
                 Arc::new(
-                    RedisBus::start(redis.url.expose_secret(), &redis.key_prefix)
+                    RedisBus::start(redis.url.expose_secret(), &redis.key_prefix, round_changed)
                         .await
                         .context("failed to subscribe to round events on redis")?,
                 )

@@ -354,7 +354,11 @@ impl RedisBus {
     ///
     /// # Errors
     /// [`StartError`] when the prefix is invalid or Redis cannot be reached.
-    pub async fn start(url: &str, prefix: &str) -> Result<Self, StartError> {
+    pub async fn start(
+        url: &str,
+        prefix: &str,
+        round_changed: RoundChanged,
+    ) -> Result<Self, StartError> {
         if !crate::store::keys::is_valid_prefix(prefix) {
             return Err(StartError::InvalidPrefix(prefix.to_owned()));
         }
@@ -381,6 +385,7 @@ impl RedisBus {
             channels: channels.clone(),
             instance: instance.clone(),
             local: local.clone(),
+            round_changed,
         };
         let listener = tokio::spawn(listen(listener, stopped, pubsub));
         tracing::info!(pattern = %channels.pattern(), "listening for round events on redis");
@@ -480,12 +485,17 @@ impl EventBus for RedisBus {
     }
 }
 
+/// Called with a round whose status another instance changed, so that this instance
+/// forgets any copy it keeps (see [`Store::forget_round`](crate::store::Store::forget_round)).
+pub type RoundChanged = Arc<dyn Fn(&RoundId) + Send + Sync>;
+
 /// What the listener task owns.
 struct Listener {
     client: redis::Client,
     channels: Channels,
     instance: String,
     local: InProcessBus,
+    round_changed: RoundChanged,
 }
 
 /// A pub/sub connection subscribed to every round's channel, within
@@ -609,7 +619,12 @@ impl Listener {
             return;
         }
         match wire.event.into_event(&round) {
-            Some(event) => self.local.deliver(&round, event),
+            Some(event) => {
+                if matches!(event, RoundEvent::RoundStatusChanged { .. }) {
+                    (self.round_changed)(&round);
+                }
+                self.local.deliver(&round, event);
+            }
             None => tracing::warn!(%round, "dropped a round event with invalid ids or names"),
         }
     }

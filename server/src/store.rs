@@ -6,6 +6,7 @@
 //! write, so that a submitted response cannot change between a check and a write. Values
 //! are validated against the catalogue before a request reaches the store.
 
+pub mod cache;
 pub mod contract;
 pub mod keys;
 pub mod load;
@@ -197,6 +198,13 @@ pub trait Store: Send + Sync + fmt::Debug {
     async fn put_round(&self, round: &Round) -> Result<(), StoreError>;
     /// One round.
     async fn round(&self, id: &RoundId) -> Result<Option<Round>, StoreError>;
+    /// One round, shared: the answer path reads the round on every save, and backends
+    /// serve it from a [`cache::RoundCache`] without copying.
+    async fn round_shared(&self, id: &RoundId) -> Result<Option<Arc<Round>>, StoreError> {
+        Ok(self.round(id).await?.map(Arc::new))
+    }
+    /// Drops any cached copy of a round because another server instance changed it.
+    fn forget_round(&self, _id: &RoundId) {}
     /// Every round, by id.
     async fn rounds(&self) -> Result<Vec<Round>, StoreError>;
 

@@ -363,7 +363,7 @@ fn value(
 /// [`SaveError::InstrumentNotInRound`], or the store's failure.
 pub async fn check_round(store: &dyn Store, key: &ResponseKey) -> Result<(), SaveError> {
     let round = store
-        .round(&key.round)
+        .round_shared(&key.round)
         .await?
         .ok_or_else(|| SaveError::UnknownRound(key.round.to_string()))?;
     if round.status != RoundStatus::Open {

@@ -61,6 +61,7 @@ use redb::{
 use tokio::sync::oneshot;
 
 use super::AuditEntry;
+use super::cache::RoundCache;
 use super::record::AuditRecord;
 use super::record::{
     AnswerRecord, ApiTokenRecord, AssignmentRecord, EventRecord, IdempotencyRecord,
@@ -250,6 +251,9 @@ pub struct RedbStore {
     state: RwLock<Option<Open>>,
     /// Calls to `mark_update_seen`, to prune forgotten updates every so often.
     update_marks: AtomicU64,
+    /// Rounds read recently. Only this process writes the file, so entries are trusted
+    /// until `put_round` forgets them.
+    rounds: RoundCache,
 }
 
 impl fmt::Debug for RedbStore {
@@ -291,6 +295,7 @@ pub fn open(path: &Path) -> Result<RedbStore, StoreError> {
         path: path.to_owned(),
         state: RwLock::new(Some(Open { db, jobs, writer })),
         update_marks: AtomicU64::new(0),
+        rounds: RoundCache::new(None),
     })
 }
 
@@ -782,18 +787,36 @@ impl Store for RedbStore {
     async fn put_round(&self, round: &Round) -> Result<(), StoreError> {
         let id = round.id.to_string();
         let record = encode(&RoundRecord::from(round));
-        self.write(move |txn| {
-            txn.open_table(ROUNDS)
-                .map_err(db_err)?
-                .insert(id.as_str(), record.as_slice())
-                .map_err(db_err)?;
-            Ok(())
-        })
-        .await
+        let written = self
+            .write(move |txn| {
+                txn.open_table(ROUNDS)
+                    .map_err(db_err)?
+                    .insert(id.as_str(), record.as_slice())
+                    .map_err(db_err)?;
+                Ok(())
+            })
+            .await;
+        // Also after a failed write: forgetting is always safe.
+        self.rounds.forget(&round.id);
+        written
     }
 
     async fn round(&self, id: &RoundId) -> Result<Option<Round>, StoreError> {
-        self.read(|txn| get_record::<RoundRecord, _>(txn, ROUNDS, "round", id.as_str()))
+        Ok(self.round_shared(id).await?.map(|round| (*round).clone()))
+    }
+
+    async fn round_shared(&self, id: &RoundId) -> Result<Option<Arc<Round>>, StoreError> {
+        let miss = match self.rounds.get(id) {
+            Ok(round) => return Ok(Some(round)),
+            Err(miss) => miss,
+        };
+        let round = self
+            .read(|txn| get_record::<RoundRecord, _>(txn, ROUNDS, "round", id.as_str()))?
+            .map(Arc::new);
+        if let Some(round) = &round {
+            self.rounds.keep(miss, round);
+        }
+        Ok(round)
     }
 
     async fn rounds(&self) -> Result<Vec<Round>, StoreError> {

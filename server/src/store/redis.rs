@@ -21,6 +21,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -29,6 +30,7 @@ use redis::{RedisError, Script};
 use serde::de::DeserializeOwned;
 
 use super::AuditEntry;
+use super::cache::RoundCache;
 use super::keys::{self, KeyLayout, ResponseKeys};
 use super::record::AuditRecord;
 use super::record::{
@@ -107,7 +109,19 @@ pub struct RedisStore {
     keys: KeyLayout,
     write: Script,
     closed: AtomicBool,
+    /// Rounds read recently (see [`ROUND_TTL`]).
+    rounds: RoundCache,
+    /// Per response, the meta hash this instance wrote last: the guess that lets a write
+    /// take one round trip (see `execute`). Never trusted without the script's check.
+    metas: Mutex<HashMap<String, HashMap<String, String>>>,
 }
+
+/// Most responses whose meta an instance remembers.
+const REMEMBERED_METAS: usize = 16_384;
+
+/// How long this instance trusts a round it read: other instances may change it, and
+/// only status changes reach it at once (through the event bus).
+pub const ROUND_TTL: Duration = Duration::from_secs(1);
 
 impl fmt::Debug for RedisStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -162,6 +176,8 @@ pub async fn connect(url: &str, prefix: &str) -> Result<RedisStore, StoreError> 
         keys: KeyLayout::new(prefix),
         write: Script::new(WRITE_SCRIPT),
         closed: AtomicBool::new(false),
+        rounds: RoundCache::new(Some(ROUND_TTL)),
+        metas: Mutex::default(),
     })
 }
 
@@ -486,6 +502,36 @@ impl RedisStore {
             .collect()
     }
 
+    /// The meta hash this instance last wrote for a response, if it remembers one.
+    fn remembered_meta(&self, response: &str) -> Option<HashMap<String, String>> {
+        self.metas
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(response)
+            .cloned()
+    }
+
+    /// Remembers the meta hash a successful write left: `before` with the write's
+    /// fields set. Bounded: when full, it starts over.
+    fn remember_meta(
+        &self,
+        response: &str,
+        mut before: HashMap<String, String>,
+        write: &PlannedWrite,
+    ) {
+        if write.meta.is_empty() {
+            return;
+        }
+        for (field, value) in &write.meta {
+            before.insert((*field).to_owned(), value.clone());
+        }
+        let mut metas = self.metas.lock().unwrap_or_else(PoisonError::into_inner);
+        if metas.len() >= REMEMBERED_METAS && !metas.contains_key(response) {
+            metas.clear();
+        }
+        metas.insert(response.to_owned(), before);
+    }
+
     /// Runs the write script once.
     async fn run_write(
         &self,
@@ -700,19 +746,41 @@ impl Store for RedisStore {
 
     async fn put_round(&self, round: &Round) -> Result<(), StoreError> {
         let mut con = self.connection()?;
-        Self::put_indexed(
+        let written = Self::put_indexed(
             &mut con,
             &self.keys.round(&round.id).round,
             encode(&RoundRecord::from(round)),
             &self.keys.rounds(),
             round.id.as_str(),
         )
-        .await
+        .await;
+        // Also after a failed write: it may have landed.
+        self.rounds.forget(&round.id);
+        written
     }
 
     async fn round(&self, id: &RoundId) -> Result<Option<Round>, StoreError> {
+        Ok(self.round_shared(id).await?.map(|round| (*round).clone()))
+    }
+
+    async fn round_shared(&self, id: &RoundId) -> Result<Option<Arc<Round>>, StoreError> {
+        let miss = match self.rounds.get(id) {
+            Ok(round) => return Ok(Some(round)),
+            Err(miss) => miss,
+        };
         let mut con = self.connection()?;
-        Self::get_record::<RoundRecord, _>(&mut con, "round", &self.keys.round(id).round).await
+        let round =
+            Self::get_record::<RoundRecord, _>(&mut con, "round", &self.keys.round(id).round)
+                .await?
+                .map(Arc::new);
+        if let Some(round) = &round {
+            self.rounds.keep(miss, round);
+        }
+        Ok(round)
+    }
+
+    fn forget_round(&self, id: &RoundId) {
+        self.rounds.forget(id);
     }
 
     async fn rounds(&self) -> Result<Vec<Round>, StoreError> {
@@ -781,6 +849,31 @@ impl Store for RedisStore {
         let id = request.key.id();
         let keys = self.keys.response(&id);
         let fingerprint = record::fingerprint(request);
+
+        // 0. The common case in one round trip: plan from the meta this instance wrote
+        //    last. The script checks that guess (and the idempotency key) before writing,
+        //    so a stale guess, a used key or a refusal planned from the guess falls
+        //    through to the verified path below, which decides from what Redis holds.
+        if let Some(fields) = self.remembered_meta(id.as_str()) {
+            let stored = StoredMeta::parse(&fields)?;
+            if stored.meta().last_seq > 0
+                && let Ok(events) = record::plan_events(&stored.meta(), request)
+            {
+                let write = PlannedWrite::new(request, &stored, &events);
+                if self
+                    .run_write(&mut con, &keys, request, &stored, &write)
+                    .await?
+                    == "ok"
+                {
+                    self.remember_meta(id.as_str(), fields, &write);
+                    return Ok(Receipt {
+                        events,
+                        replayed: false,
+                    });
+                }
+            }
+        }
+
         let mut listed = false;
         for _ in 0..MAX_ATTEMPTS {
             // 1. The state the plan starts from, read in one transaction (one slot).
@@ -833,6 +926,7 @@ impl Store for RedisStore {
                 .await?;
             match outcome.as_str() {
                 "ok" => {
+                    self.remember_meta(id.as_str(), meta, &write);
                     return Ok(Receipt {
                         events,
                         replayed: false,
@@ -1167,6 +1261,15 @@ mod tests {
         connect(&redis.url(), &prefix()).await.expect("connects")
     }
 
+    /// Two instances sharing one key prefix, as two servers of one deployment.
+    async fn two_instances(redis: &RedisServer) -> (RedisStore, RedisStore) {
+        let prefix = prefix();
+        (
+            connect(&redis.url(), &prefix).await.expect("connects"),
+            connect(&redis.url(), &prefix).await.expect("connects"),
+        )
+    }
+
     fn response_key(organisation: &str, person: Option<&str>) -> ResponseKey {
         ResponseKey {
             round: RoundId::parse("jiu-rbm-2026").expect("id"),
@@ -1450,6 +1553,139 @@ mod tests {
         assert_eq!(
             store.execute(&late).await.expect("recorded").events[0].seq,
             2
+        );
+    }
+
+    #[tokio::test]
+    async fn a_remembered_meta_that_another_instance_outdated_is_never_trusted() {
+        let redis = RedisServer::start();
+        let (here, there) = two_instances(&redis).await;
+        let key = response_key("unfpa", None);
+        let answers =
+            |k: &str, stage: i64| request(&key, k, Command::Answers(vec![set("1.1/stage", stage)]));
+        here.execute(&answers("k1", 1)).await.expect("recorded");
+        // `here` remembers last_seq 1; `there` moves the response on.
+        there.execute(&answers("k2", 2)).await.expect("recorded");
+        let third = here.execute(&answers("k3", 3)).await.expect("recorded");
+        assert_eq!(
+            third.events[0].seq, 3,
+            "planned from Redis, not the stale guess"
+        );
+        // A key used through the other instance replays here.
+        assert!(
+            here.execute(&answers("k2", 2))
+                .await
+                .expect("replayed")
+                .replayed
+        );
+        // Submitted elsewhere: the guess says draft, but nothing is written.
+        there
+            .execute(&request(&key, "k4", Command::Submit))
+            .await
+            .expect("submitted");
+        let refused = here.execute(&answers("k5", 4)).await;
+        assert!(
+            matches!(refused, Err(StoreError::Refused(_))),
+            "a submitted response refuses answers: {refused:?}"
+        );
+        let history = here.history(&key).await.expect("read");
+        assert_eq!(
+            history.iter().map(|e| e.seq).collect::<Vec<_>>(),
+            [1, 2, 3, 4]
+        );
+        assert_fold_matches(&here, &key).await;
+
+        // One instance writing to one response in a row: the second write is one round
+        // trip (the script), with no read before it.
+        let other = response_key("unops", None);
+        let write = |k: &str, stage: i64| {
+            request(&other, k, Command::Answers(vec![set("1.2/stage", stage)]))
+        };
+        here.execute(&write("w1", 1)).await.expect("recorded");
+        let reads = command_calls(&here, "hgetall").await;
+        let scripts = command_calls(&here, "evalsha").await;
+        let second = here.execute(&write("w2", 2)).await.expect("recorded");
+        assert_eq!(second.events[0].seq, 2);
+        assert_eq!(command_calls(&here, "hgetall").await, reads);
+        assert_eq!(command_calls(&here, "evalsha").await, scripts + 1);
+    }
+
+    /// How many times Redis ran a command, from `INFO commandstats`.
+    async fn command_calls(store: &RedisStore, command: &str) -> u64 {
+        let stats: String = redis::cmd("INFO")
+            .arg("commandstats")
+            .query_async(&mut store.connection().expect("open"))
+            .await
+            .expect("info");
+        stats
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("cmdstat_{command}:calls=")))
+            .and_then(|rest| rest.split(',').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
+    }
+
+    #[tokio::test]
+    async fn rounds_are_cached_until_changed_here_or_forgotten() {
+        let redis = RedisServer::start();
+        let (here, there) = two_instances(&redis).await;
+        let mut round = Round {
+            id: RoundId::parse("jiu-rbm-2026").expect("id"),
+            title: "JIU RBM 2026".to_owned(),
+            instruments: Vec::new(),
+            organisations: Vec::new(),
+            deadline: None,
+            status: RoundStatus::Open,
+        };
+        here.put_round(&round).await.expect("stored");
+        let seen = here
+            .round_shared(&round.id)
+            .await
+            .expect("read")
+            .expect("some");
+        assert_eq!(seen.status, RoundStatus::Open);
+
+        // Another instance closes it: this one keeps its copy until told, or until the
+        // time to live passes.
+        round.status = RoundStatus::Closed;
+        there.put_round(&round).await.expect("stored");
+        let cached = here
+            .round_shared(&round.id)
+            .await
+            .expect("read")
+            .expect("some");
+        assert_eq!(cached.status, RoundStatus::Open, "served from the cache");
+        here.forget_round(&round.id);
+        let fresh = here
+            .round_shared(&round.id)
+            .await
+            .expect("read")
+            .expect("some");
+        assert_eq!(fresh.status, RoundStatus::Closed);
+
+        // A change made here is seen at once.
+        round.status = RoundStatus::Open;
+        here.put_round(&round).await.expect("stored");
+        assert_eq!(
+            here.round(&round.id)
+                .await
+                .expect("read")
+                .expect("some")
+                .status,
+            RoundStatus::Open
+        );
+
+        // Without a message, the time to live bounds how long a copy is trusted.
+        round.status = RoundStatus::Closed;
+        there.put_round(&round).await.expect("stored");
+        tokio::time::sleep(ROUND_TTL + Duration::from_millis(50)).await;
+        assert_eq!(
+            here.round(&round.id)
+                .await
+                .expect("read")
+                .expect("some")
+                .status,
+            RoundStatus::Closed
         );
     }
 

@@ -248,3 +248,58 @@ async fn answering_on_redb() {
 async fn answering_on_redis() {
     answering(Backend::Redis).await;
 }
+
+/// Two instances on one Redis: a round closed through one stops answers on the other
+/// through the status-change message, well before the other's cached copy of the round
+/// would expire by itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_redis_a_round_closed_on_one_instance_refuses_answers_on_the_other() {
+    let redis = std::sync::Arc::new(tests::RedisServer::start());
+    let a = TestServer::spawn_on(Backend::Redis, Some(redis.clone()), "close").await;
+    let b = TestServer::spawn_on(Backend::Redis, Some(redis.clone()), "close").await;
+    fixtures::arrange(&a).await;
+    let save = |key: String| {
+        json!({ "input": {
+            "response": stages("unicef"),
+            "idempotencyKey": key,
+            "answers": [{ "questionId": "1.1/stage", "value": { "stage": 2 } }]
+        } })
+    };
+    // B reads (and keeps) the open round while saving, just before the close, so that
+    // its copy would live on for about the whole time to live.
+    let saved = b.admin(SAVE, save("b-1".to_owned())).await;
+    let b_read_at = std::time::Instant::now();
+    assert_eq!(data(&saved)["saveAnswers"]["replayed"], false, "{saved}");
+
+    let closed = a
+        .admin(
+            "mutation($input: SetRoundStatusInput!) { setRoundStatus(input: $input) { round { status } } }",
+            json!({ "input": { "roundId": fixtures::ROUND, "status": "CLOSED" } }),
+        )
+        .await;
+    assert_eq!(data(&closed)["setRoundStatus"]["round"]["status"], "CLOSED");
+    // Half the time to live: a refusal later than that could be the copy expiring.
+    let within = server::store::redis::ROUND_TTL / 2;
+    let started = std::time::Instant::now();
+    assert!(
+        b_read_at.elapsed() < within / 2,
+        "closing took too long to tell the paths apart"
+    );
+    let mut attempt = 0;
+    let refused = loop {
+        attempt += 1;
+        let response = b.admin(SAVE, save(format!("b-after-{attempt}"))).await;
+        if error_code(&response).is_some() {
+            break response;
+        }
+        assert!(
+            started.elapsed() < within,
+            "B still accepted answers {:?} after the round closed",
+            started.elapsed()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    };
+    assert_eq!(error_code(&refused), Some("CONFLICT"), "{refused}");
+    a.stop().await;
+    b.stop().await;
+}
