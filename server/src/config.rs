@@ -38,8 +38,8 @@ pub struct Settings {
 pub struct ServerSettings {
     /// Address and port to listen on; port 0 picks a free port.
     pub bind: String,
-    /// The address people reach the server at; links in emails are built from it, never
-    /// from a request's Host header.
+    /// The address people reach the server at; links in emails and download URLs are built
+    /// from it, never from a request's Host header.
     pub public_base_url: String,
     /// Seconds given to requests in flight when the server is asked to stop.
     pub shutdown_grace_secs: u64,

@@ -32,9 +32,10 @@
 //! | `required` | how many questions of the component are required |
 //! | `flags` | the codes of the consistency flags raised on the component, joined with `;` in the order given (e.g. `EVIDENCE_MISSING;PEER_OUTLIER`); empty when none |
 //!
-//! The CSV carries no respondent free text (rationales, comments and outcome answers are in
-//! the workbook and the JSON export), so no cell can start a spreadsheet formula that a
-//! respondent wrote; names come from administrators and the catalogue.
+//! The CSV carries no respondent free text (outcome answers are in the workbook and the
+//! JSON export; rationales and comments are read through GraphQL's `response`), so no cell
+//! can start a spreadsheet formula that a respondent wrote; names come from administrators
+//! and the catalogue.
 //!
 //! # The workbook
 //!

@@ -1,6 +1,7 @@
 //! HTTP endpoints: `POST /graphql`, GraphiQL on `GET /graphql` when enabled, GraphQL
 //! subscriptions over a websocket on `GET /graphql/ws`, `GET /healthz`, `GET /readyz`,
-//! `GET /metrics`.
+//! `GET /metrics`, and the downloads behind the API token (`downloads`: a round's
+//! exports under `/exports/`, its charts under `/charts/`).
 //!
 //! The GraphQL handler reads the body itself, so the size limit is checked on the bytes
 //! received (a lying or missing Content-Length cannot pass), refuses batches, resolves
@@ -8,6 +9,8 @@
 //! websocket speaks graphql-transport-ws and the legacy graphql-ws protocol; its caller
 //! is identified once, from the `connection_init` payload, since browsers cannot set
 //! headers on a websocket.
+
+pub mod downloads;
 
 use std::sync::Arc;
 
@@ -30,7 +33,7 @@ pub const CHAT_HEADER: &str = "x-stagewise-telegram-chat";
 
 /// Every route.
 pub fn routes(state: Arc<AppState>) -> impl poem::Endpoint {
-    Route::new()
+    downloads::routes(Route::new())
         .at("/graphql", get(graphiql).post(graphql))
         .at("/graphql/ws", get(graphql_ws))
         .at("/healthz", get(healthz))

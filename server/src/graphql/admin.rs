@@ -461,6 +461,7 @@ impl From<progress::RoundProgress> for RoundProgress {
                     answered: count(o.responses.iter().map(|r| r.answered).sum()),
                     total: count(o.responses.iter().map(|r| r.total).sum()),
                     responses: o.responses.into_iter().map(Into::into).collect(),
+                    ratings: o.ratings.into_iter().map(Into::into).collect(),
                 })
                 .collect(),
             people: p
@@ -480,14 +481,16 @@ impl From<progress::RoundProgress> for RoundProgress {
 pub struct OrganisationProgress {
     /// The organisation's id.
     pub organisation_id: String,
-    /// NOT_STARTED when none of its responses is started, SUBMITTED when all are submitted, IN_PROGRESS otherwise.
+    /// NOT_STARTED when none of its responses is started, SUBMITTED when all are submitted, IN_PROGRESS otherwise. Independent raters' ratings do not count.
     pub status: ProgressStatus,
-    /// Required questions answered, over all its responses.
+    /// Required questions answered, over all its responses (not the ratings).
     pub answered: i32,
-    /// Required questions, over all its responses.
+    /// Required questions, over all its responses (not the ratings).
     pub total: i32,
     /// Its responses: the consolidated stage questionnaire, then one per senior manager (outcome protocol) or learning participant (learning sets).
     pub responses: Vec<RoundResponseProgress>,
+    /// Independent raters' blind ratings of its stage questionnaire, one per rater (`personId` set); kept apart from `responses`.
+    pub ratings: Vec<RoundResponseProgress>,
 }
 
 /// Progress of one person's assigned responses.
@@ -495,7 +498,7 @@ pub struct OrganisationProgress {
 pub struct PersonProgress {
     /// The person's id.
     pub person_id: String,
-    /// The responses they answer or, as a focal point, edit, in the order of their assignments (by organisation id).
+    /// The responses they answer (as an independent rater: their own rating) or, as a focal point, edit, in the order of their assignments (by organisation id).
     pub responses: Vec<RoundResponseProgress>,
 }
 

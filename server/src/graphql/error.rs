@@ -102,6 +102,11 @@ impl GqlError {
     pub fn code(&self) -> Code {
         self.code
     }
+
+    /// The message the client sees (for answers outside GraphQL, e.g. downloads).
+    pub fn message(&self) -> &str {
+        &self.message
+    }
 }
 
 impl From<GqlError> for async_graphql::Error {

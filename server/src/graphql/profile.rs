@@ -7,11 +7,12 @@
 //! below. The rules, thresholds and statistics are documented in `crate::profile` and in
 //! ARCHITECTURE.md ("Profiles and flags").
 
-use async_graphql::{Context, Enum, Object, SimpleObject};
+use async_graphql::{ComplexObject, Context, Enum, Object, SimpleObject};
 
 use super::error::GqlError;
 use super::request;
 use crate::domain::{OrganisationId, RoundId, Stage};
+use crate::http::downloads::{self, ExportFormat};
 use crate::profile as pure;
 use crate::service::profile::{self as service, LoadError};
 
@@ -466,6 +467,7 @@ pub struct ProfileOutcomeArea {
 
 /// The configuration profile of one organisation in one round.
 #[derive(SimpleObject, Debug, Clone)]
+#[graphql(complex)]
 pub struct Profile {
     /// The round.
     pub round_id: String,
@@ -553,6 +555,27 @@ impl From<&pure::Profile> for Profile {
             outcomes: profile.outcomes.iter().map(outcome_area).collect(),
             flags: profile.flags.iter().map(Flag::from).collect(),
         }
+    }
+}
+
+/// The configured public base URL, which download links start with (never the request's
+/// Host header).
+fn public_base_url<'a>(ctx: &Context<'a>) -> Result<&'a str, GqlError> {
+    Ok(&request(ctx)?.state.settings.settings.server.public_base_url)
+}
+
+#[ComplexObject]
+impl Profile {
+    /// Where to download this profile's configuration chart (SVG, pillar notes by this
+    /// profile's rule): `GET` it with the same bearer token. Built from the server's
+    /// configured public base URL.
+    async fn configuration_chart_url(&self, ctx: &Context<'_>) -> async_graphql::Result<String> {
+        Ok(downloads::configuration_chart_url(
+            public_base_url(ctx)?,
+            &self.round_id,
+            &self.organisation_id,
+            self.rule.into(),
+        ))
     }
 }
 
@@ -732,8 +755,26 @@ pub struct MatrixRow {
     pub pillar_stages: Vec<Option<i32>>,
 }
 
+/// Where to download a round's exports and heatmap: `GET` each URL with the same bearer
+/// token (administrators, and validators with the round in scope). The URLs start with
+/// the server's configured public base URL.
+#[derive(SimpleObject, Debug, Clone)]
+pub struct RoundDownloads {
+    /// The long-format CSV, one row per organisation × component (columns documented in
+    /// ARCHITECTURE.md), pillar rule as the matrix's.
+    pub profiles_csv_url: String,
+    /// The XLSX workbook: the summary sheet of annex IX part 2 per organisation, the
+    /// answers, the outcome answers and the flags.
+    pub profiles_xlsx_url: String,
+    /// Every organisation's profile and the round matrix as one JSON document.
+    pub profiles_json_url: String,
+    /// The heatmap of the round matrix (SVG).
+    pub heatmap_url: String,
+}
+
 /// Organisations × components of a round, with distributions per component and pillar.
 #[derive(SimpleObject, Debug, Clone)]
+#[graphql(complex)]
 pub struct RoundMatrix {
     /// The round.
     pub round_id: String,
@@ -788,6 +829,23 @@ impl From<&pure::RoundMatrix> for RoundMatrix {
                 })
                 .collect(),
         }
+    }
+}
+
+#[ComplexObject]
+impl RoundMatrix {
+    /// Where to download the round's exports (pillar stages by this matrix's rule) and
+    /// its heatmap.
+    async fn downloads(&self, ctx: &Context<'_>) -> async_graphql::Result<RoundDownloads> {
+        let base = public_base_url(ctx)?;
+        let round = self.round_id.as_str();
+        let export = |format| downloads::export_url(base, round, format, self.rule.into());
+        Ok(RoundDownloads {
+            profiles_csv_url: export(ExportFormat::Csv),
+            profiles_xlsx_url: export(ExportFormat::Xlsx),
+            profiles_json_url: export(ExportFormat::Json),
+            heatmap_url: downloads::matrix_chart_url(base, round),
+        })
     }
 }
 

@@ -12,9 +12,18 @@
 //!   per organisation of the round, owned by its focal points;
 //! - per-respondent instruments: one response per person assigned to the organisation
 //!   in a role the instrument is for (senior managers answer the outcome protocol,
-//!   learning participants the learning sets); independent raters own no response yet;
+//!   learning participants the learning sets);
+//! - independent raters' ratings: one per person assigned as independent rater of the
+//!   organisation, their own response to its stage questionnaire
+//!   (`<round>/<org>/<stages>/~<person>`);
 //! - any other response of the round that exists in the store (e.g. of a person whose
 //!   assignment was removed), so that nothing answered is hidden.
+//!
+//! Ratings are kept apart from the organisation's responses: a rating is a blind second
+//! opinion for validation, not part of what the organisation answers, so it changes
+//! neither the organisation's status nor its answered and required counts. A rater's
+//! progress shows in [`OrganisationProgress::ratings`] and under the rater in
+//! [`RoundProgress::people`].
 //!
 //! A senior manager's outcome-protocol response counts the required questions of the
 //! sections without an outcome area and of the sections of their assigned outcome areas
@@ -78,10 +87,13 @@ pub struct OrganisationProgress {
     /// The organisation.
     pub organisation: OrganisationId,
     /// Not started when no response is started, submitted when every response is,
-    /// in progress otherwise.
+    /// in progress otherwise; ratings do not count.
     pub status: ProgressStatus,
     /// Its responses: consolidated ones first, then per person.
     pub responses: Vec<ResponseProgress>,
+    /// Independent raters' ratings of its stage questionnaire, by rater (assigned raters
+    /// and any stored rating).
+    pub ratings: Vec<ResponseProgress>,
 }
 
 /// Progress of one person's assigned responses.
@@ -90,7 +102,8 @@ pub struct PersonProgress {
     /// The person.
     pub person: PersonId,
     /// The responses they answer or edit (a focal point edits the organisation's
-    /// consolidated responses), in the order of their assignments.
+    /// consolidated responses, an independent rater answers their own rating), in the
+    /// order of their assignments.
     pub responses: Vec<ResponseProgress>,
 }
 
@@ -138,6 +151,16 @@ pub fn compute(
             match instrument.header().response_mode {
                 ResponseMode::PerOrganisation => {
                     keys.push((key(instrument, Respondent::Organisation), None));
+                    if instrument.as_stage_questionnaire().is_some() {
+                        for assignment in assignments.iter().filter(|a| {
+                            &a.organisation == organisation && a.role == Role::IndependentRater
+                        }) {
+                            keys.push((
+                                key(instrument, Respondent::Person(assignment.person.clone())),
+                                Some(&assignment.role),
+                            ));
+                        }
+                    }
                 }
                 ResponseMode::PerRespondent => {
                     for assignment in assignments.iter().filter(|a| {
@@ -159,6 +182,7 @@ pub fn compute(
         }
         let mut seen = BTreeSet::new();
         let mut list = Vec::new();
+        let mut ratings = Vec::new();
         for (key, role) in keys {
             if !seen.insert(key.clone()) {
                 continue;
@@ -166,14 +190,22 @@ pub fn compute(
             let Some(instrument) = catalogue.get(&key.instrument.id, key.instrument.version) else {
                 continue;
             };
+            // A person's response to a per-organisation instrument is a rater's rating.
+            let rating = instrument.header().response_mode == ResponseMode::PerOrganisation
+                && matches!(key.respondent, Respondent::Person(_));
             let progress = response_progress(instrument, key, role, &stored);
             by_key.insert(progress.key.clone(), progress.clone());
-            list.push(progress);
+            if rating {
+                ratings.push(progress);
+            } else {
+                list.push(progress);
+            }
         }
         organisations.push(OrganisationProgress {
             organisation: organisation.clone(),
             status: overall(&list),
             responses: list,
+            ratings,
         });
     }
 
@@ -185,7 +217,9 @@ pub fn compute(
                 && match (&assignment.role, &p.key.respondent) {
                     (Role::FocalPoint, Respondent::Organisation) => true,
                     (
-                        Role::SeniorManager { .. } | Role::LearningParticipant,
+                        Role::SeniorManager { .. }
+                        | Role::LearningParticipant
+                        | Role::IndependentRater,
                         Respondent::Person(id),
                     ) => id == &assignment.person,
                     _ => false,
@@ -523,10 +557,18 @@ mod tests {
         assert_eq!((outcomes.answered, outcomes.total), (2, expected_total));
         assert!(outcomes.pillars.is_empty());
 
-        // The rater owns no response; arl has only its untouched stage questionnaire.
+        // arl has only its untouched stage questionnaire, and its rater's rating apart.
         let arl = &progress.organisations[1];
         assert_eq!(arl.status, ProgressStatus::NotStarted);
         assert_eq!(arl.responses.len(), 1);
+        assert_eq!(arl.ratings.len(), 1);
+        assert_eq!(
+            arl.ratings[0].key.id().to_string(),
+            "r-2026/arl/jiu-rbm-stages@1/~p-rater"
+        );
+        assert_eq!(arl.ratings[0].status, ProgressStatus::NotStarted);
+        assert_eq!((arl.ratings[0].answered, arl.ratings[0].total), (0, 51));
+        assert!(ocr.ratings.is_empty());
 
         let people: Vec<(&str, Vec<String>)> = progress
             .people
@@ -546,9 +588,127 @@ mod tests {
                     "p-manager",
                     vec!["r-2026/ocr/jiu-rbm-outcomes@1/~p-manager".to_owned()]
                 ),
-                ("p-rater", vec![]),
+                (
+                    "p-rater",
+                    vec!["r-2026/arl/jiu-rbm-stages@1/~p-rater".to_owned()]
+                ),
             ]
         );
+    }
+
+    #[test]
+    fn raters_ratings_leave_the_organisation_status_and_counts_alone() {
+        let catalogue = catalogue();
+        let round = round();
+        let assignments = vec![
+            assignment("ocr", "p-rita", Role::IndependentRater),
+            assignment("ocr", "p-raul", Role::IndependentRater),
+            assignment("arl", "p-focal", Role::FocalPoint),
+            assignment("arl", "p-rita", Role::IndependentRater),
+        ];
+        let stages = |organisation: &str, person: Option<&str>| {
+            key(organisation, "jiu-rbm-stages@1", person)
+        };
+        let responses = vec![
+            // ocr: nothing of its own, Rita's rating in progress, Raul's submitted.
+            response(
+                stages("ocr", Some("p-rita")),
+                &["1.1/stage", "1.1/rationale"],
+                false,
+                10,
+            ),
+            response(
+                stages("ocr", Some("p-raul")),
+                &["1.1/stage", "1.1/rationale", "1.1/evidence"],
+                true,
+                20,
+            ),
+            // arl: submitted, while Rita's rating of it is still in progress.
+            response(stages("arl", None), &["1.1/stage"], true, 30),
+            response(stages("arl", Some("p-rita")), &["2.1/stage"], false, 40),
+        ];
+        let progress = compute(&catalogue, &round, &assignments, &responses);
+
+        let ocr = &progress.organisations[0];
+        assert_eq!(ocr.status, ProgressStatus::NotStarted);
+        assert_eq!(ocr.responses.len(), 1);
+        assert_eq!((ocr.responses[0].answered, ocr.responses[0].total), (0, 51));
+        let ratings: Vec<(String, ProgressStatus, usize, usize)> = ocr
+            .ratings
+            .iter()
+            .map(|r| (r.key.id().to_string(), r.status, r.answered, r.total))
+            .collect();
+        assert_eq!(
+            ratings,
+            vec![
+                (
+                    "r-2026/ocr/jiu-rbm-stages@1/~p-rita".to_owned(),
+                    ProgressStatus::InProgress,
+                    2,
+                    51
+                ),
+                (
+                    "r-2026/ocr/jiu-rbm-stages@1/~p-raul".to_owned(),
+                    ProgressStatus::Submitted,
+                    3,
+                    51
+                ),
+            ]
+        );
+        assert_eq!(ocr.ratings[0].pillars[0].answered, 2);
+
+        let arl = &progress.organisations[1];
+        assert_eq!(arl.status, ProgressStatus::Submitted);
+        assert_eq!(arl.responses.len(), 1);
+        assert_eq!(arl.responses[0].answered, 1);
+        assert_eq!(arl.ratings.len(), 1);
+        assert_eq!(arl.ratings[0].status, ProgressStatus::InProgress);
+
+        // Each rater sees their own ratings only; the focal point the consolidated one.
+        let people: Vec<(&str, Vec<String>)> = progress
+            .people
+            .iter()
+            .map(|p| {
+                (
+                    p.person.as_str(),
+                    p.responses.iter().map(|r| r.key.id().to_string()).collect(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            people,
+            vec![
+                ("p-focal", vec!["r-2026/arl/jiu-rbm-stages@1".to_owned()]),
+                (
+                    "p-raul",
+                    vec!["r-2026/ocr/jiu-rbm-stages@1/~p-raul".to_owned()]
+                ),
+                (
+                    "p-rita",
+                    vec![
+                        "r-2026/ocr/jiu-rbm-stages@1/~p-rita".to_owned(),
+                        "r-2026/arl/jiu-rbm-stages@1/~p-rita".to_owned(),
+                    ]
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_rating_without_assignment_is_still_kept_apart() {
+        let catalogue = catalogue();
+        let stray = response(
+            key("arl", "jiu-rbm-stages@1", Some("p-former")),
+            &["1.1/stage"],
+            false,
+            5,
+        );
+        let progress = compute(&catalogue, &round(), &[], &[stray]);
+        let arl = &progress.organisations[1];
+        assert_eq!(arl.status, ProgressStatus::NotStarted);
+        assert_eq!(arl.responses.len(), 1);
+        assert_eq!(arl.ratings.len(), 1);
+        assert_eq!(arl.ratings[0].status, ProgressStatus::InProgress);
     }
 
     #[test]

@@ -14,6 +14,8 @@ mod buttons;
 mod catalogue;
 // Live round events over graphql-ws, in-process and across instances on Redis.
 mod events;
+// Downloads behind the API token: CSV, XLSX and JSON exports and SVG charts, read back, on both backends.
+mod exports;
 // Data arranged directly in the store: organisations, people, a round, assignments.
 mod fixtures;
 // Profiles, flags and the round matrix from answers given over the API, on both backends.

@@ -17,15 +17,16 @@ use server::service::profile as profile_service;
 
 use crate::support::{Backend, TestServer, data, error_code};
 
-const ROUND: &str = "r-2026";
-const PREVIOUS: &str = "r-2025";
-const ORGANISATIONS: [&str; 6] = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot"];
-const COMPONENTS: [&str; 17] = [
+pub(crate) const ROUND: &str = "r-2026";
+pub(crate) const PREVIOUS: &str = "r-2025";
+pub(crate) const ORGANISATIONS: [&str; 6] =
+    ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot"];
+pub(crate) const COMPONENTS: [&str; 17] = [
     "1.1", "1.2", "1.3", "2.1", "2.2", "2.3", "2.4", "2.5", "3.1", "3.2", "3.3", "3.4", "4.1",
     "4.2", "4.3", "5.1", "5.2",
 ];
 /// Alpha's self-assessed stages, in `COMPONENTS` order.
-const ALPHA: [u8; 17] = [3, 3, 2, 1, 4, 4, 2, 5, 2, 3, 3, 4, 2, 3, 4, 3, 4];
+pub(crate) const ALPHA: [u8; 17] = [3, 3, 2, 1, 4, 4, 2, 5, 2, 3, 3, 4, 2, 3, 4, 3, 4];
 /// Ana: alpha's focal point.
 const ANA_CHAT: i64 = 2001;
 /// Rita: an independent rater of alpha, through the bot.
@@ -34,7 +35,7 @@ const RITA_CHAT: i64 = 2002;
 const SAVE: &str =
     "mutation($input: SaveAnswersInput!) { saveAnswers(input: $input) { replayed } }";
 
-const PROFILE: &str = "query($org: String!, $rule: PillarRule! = MEDIAN) {
+pub(crate) const PROFILE: &str = "query($org: String!, $rule: PillarRule! = MEDIAN) {
   profile(roundId: \"r-2026\", organisationId: $org, rule: $rule) {
     roundId organisationId instrument rule submitted previousRoundId
     pillars { number stage min max answered components }
@@ -97,7 +98,7 @@ fn round(id: &str, deadline_millis: i64, organisations: &[&str]) -> Round {
 }
 
 /// The organisations, people, both rounds and the assignments, straight into the store.
-async fn arrange(server: &TestServer) {
+pub(crate) async fn arrange(server: &TestServer) {
     let store = &server.state.store;
     for id in ORGANISATIONS {
         store
@@ -208,7 +209,7 @@ async fn save(server: &TestServer, token: Option<&str>, chat: Option<i64>, input
 }
 
 /// Every answer through the API.
-async fn answer(server: &TestServer) {
+pub(crate) async fn answer(server: &TestServer) {
     let admin = Some(server.admin.as_str());
     // Alpha: 2.2 has only a person as evidence, 2.5 (stage 5) cites an annual report,
     // 3.4 has no rationale, 1.3 and 4.3 have activity ratings that disagree with their
