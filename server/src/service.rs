@@ -8,3 +8,4 @@ pub mod answers;
 pub mod demo;
 pub mod profile;
 pub mod progress;
+pub mod views;
