@@ -1,7 +1,11 @@
 //! GraphQL throughput over HTTP, per backend, in one run: `{ ping }`, the answer mutation
 //! (`saveAnswers`: token lookup, validation against the catalogue, the atomic write with
-//! its events and idempotency record) and a one-response read (`response`), each as a
-//! ratio of `{ ping }` measured in the same run on the same build.
+//! its events and idempotency record), a one-response read (`response`), one
+//! organisation's configuration profile (`profile`, in a round of 100 organisations that
+//! answered every component) and that round's matrix (`roundMatrix`, 100 × 17, measured
+//! at 2 connections for its p99 latency), each as a ratio of `{ ping }` measured in the
+//! same run on the same build, with the server's CPU time per request (which stays
+//! meaningful when other work shares the machine, unlike the rates).
 //!
 //! `cargo bench -p server --bench api` (needs `wrk`: `apt-get install wrk`). Seconds per
 //! measurement: `STAGEWISE_BENCH_SECS` (default 10); connections: 64, wrk threads: 2.
@@ -15,15 +19,19 @@ use server::app::App;
 use server::catalogue::InstrumentRef;
 use server::config::{BackendKind, LoadedSettings, Settings};
 use server::domain::{
-    ApiToken, Organisation, OrganisationId, Round, RoundId, RoundStatus, Timestamp, TokenHash,
-    TokenId, TokenRole,
+    Actor, ApiToken, Channel, IdempotencyKey, Organisation, OrganisationId, Respondent,
+    ResponseKey, Round, RoundId, RoundStatus, Timestamp, TokenHash, TokenId, TokenRole,
 };
+use server::service::answers::{self, RawAnswer, RawEvidence, RawValue, SaveAnswers};
 
 // The same allocator as the `stagewise-server` binary.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const CONNECTIONS: usize = 64;
+/// Connections for the matrix: its target is a latency (p99), measured at the number of
+/// cores rather than behind a queue of 64.
+const MATRIX_CONNECTIONS: usize = 2;
 const ORGANISATIONS: usize = 64;
 
 fn seconds() -> u64 {
@@ -62,11 +70,11 @@ end
 }
 
 /// Runs wrk and returns requests per second (and whether any response was not 2xx).
-fn wrk(url: &str, script: &std::path::Path) -> (f64, String) {
+fn wrk(url: &str, script: &std::path::Path, connections: usize) -> (f64, String) {
     let output = Command::new("wrk")
         .args([
             "-t2",
-            &format!("-c{CONNECTIONS}"),
+            &format!("-c{connections}"),
             &format!("-d{}s", seconds()),
         ])
         .args(["--latency", "-s"])
@@ -134,6 +142,184 @@ async fn arrange(app: &App) -> String {
     secret.to_owned()
 }
 
+/// Organisations of the round the profile and matrix measurements read.
+const VIEW_ORGANISATIONS: usize = 100;
+
+/// Round `views`: [`VIEW_ORGANISATIONS`] organisations, each with every component's stage,
+/// rationale and evidence and a few activity ratings, saved through the answers service
+/// as a channel would.
+async fn arrange_views(app: &App) {
+    let state = app.state();
+    let mut organisations = Vec::new();
+    for index in 0..VIEW_ORGANISATIONS {
+        let id = OrganisationId::parse(&format!("v-{index}")).expect("id");
+        state
+            .store
+            .put_organisation(&Organisation::new(id.clone(), "Views", None).expect("org"))
+            .await
+            .expect("organisation");
+        organisations.push(id);
+    }
+    let round = RoundId::parse("views").expect("id");
+    state
+        .store
+        .put_round(&Round {
+            id: round.clone(),
+            title: "Views".to_owned(),
+            instruments: vec![InstrumentRef::parse("jiu-rbm-stages@1").expect("ref")],
+            organisations: organisations.clone(),
+            deadline: None,
+            status: RoundStatus::Open,
+        })
+        .await
+        .expect("round");
+    let instrument = state
+        .catalogue
+        .get("jiu-rbm-stages", 1)
+        .expect("stage questionnaire");
+    let components: Vec<String> = instrument
+        .questions()
+        .iter()
+        .filter_map(|q| q.id.strip_suffix("/stage").map(str::to_owned))
+        .collect();
+    for (index, organisation) in organisations.iter().enumerate() {
+        let mut answers = Vec::new();
+        for (c, component) in components.iter().enumerate() {
+            let stage = i64::try_from((index + c) % 5 + 1).expect("small");
+            answers.push(RawAnswer {
+                question: format!("{component}/stage"),
+                value: Some(RawValue::Number(stage)),
+            });
+            answers.push(RawAnswer {
+                question: format!("{component}/rationale"),
+                value: Some(RawValue::Text(format!(
+                    "Stage {stage}: the practice is documented and followed in most units."
+                ))),
+            });
+            if (index + c) % 4 != 0 {
+                answers.push(RawAnswer {
+                    question: format!("{component}/evidence"),
+                    value: Some(RawValue::Evidence(vec![RawEvidence {
+                        person: false,
+                        text: "Annual results report 2025".to_owned(),
+                        file: None,
+                    }])),
+                });
+            }
+        }
+        for activity in 1..=4 {
+            answers.push(RawAnswer {
+                question: format!("1.1/activity/{activity}"),
+                value: Some(RawValue::Number(
+                    i64::try_from((index + activity) % 3 + 1).expect("small"),
+                )),
+            });
+        }
+        answers::save(
+            state.store.as_ref(),
+            &state.catalogue,
+            SaveAnswers {
+                key: ResponseKey {
+                    round: round.clone(),
+                    organisation: organisation.clone(),
+                    instrument: InstrumentRef::parse("jiu-rbm-stages@1").expect("ref"),
+                    respondent: Respondent::Organisation,
+                },
+                idempotency_key: IdempotencyKey::parse(&format!("views-{index}")).expect("key"),
+                answers,
+                expected_seq: None,
+                actor: Actor::Token(TokenId::parse("t-bench").expect("id")),
+                channel: Channel::Graphql,
+                at: Timestamp::now(),
+            },
+        )
+        .await
+        .expect("answers saved");
+    }
+}
+
+/// Sends one request the way `script` would (with `n` = 1, `t` = 0) and panics unless it
+/// succeeds without GraphQL errors, so that a broken query is never measured as fast.
+fn probe(port: u16, token: &str, script: &std::path::Path) {
+    use std::io::Read;
+    let lua = std::fs::read_to_string(script).expect("script");
+    let body_lua = lua
+        .split_once("wrk.format(nil, \"/graphql\", nil, ")
+        .and_then(|(_, rest)| rest.rsplit_once(')'))
+        .map(|(body, _)| body)
+        .expect("the script's body");
+    // Evaluate the Lua concatenation for n = 1, t = 0: the arithmetic in the bodies is
+    // `(n % k + j)` or `(n % k)`, and `t` alone.
+    let mut body = String::new();
+    for (index, part) in body_lua.split(" .. ").enumerate() {
+        let part = part.trim();
+        if index % 2 == 0 {
+            body.push_str(part.trim_matches('\''));
+        } else if part == "t" {
+            body.push('0');
+        } else {
+            let inner = part.trim_start_matches('(').trim_end_matches(')');
+            let mut terms = inner.split(" + ");
+            let modulo: u64 = terms
+                .next()
+                .and_then(|m| m.strip_prefix("n % "))
+                .and_then(|k| k.parse().ok())
+                .map_or(1, |k: u64| 1 % k);
+            let add: u64 = terms.next().map_or(0, |j| j.parse().expect("number"));
+            body.push_str(&(modulo + add).to_string());
+        }
+    }
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    write!(
+        stream,
+        "POST /graphql HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("send");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).expect("receive");
+    assert!(
+        answer.starts_with("HTTP/1.1 200") && !answer.contains("\"errors\""),
+        "{} fails, so it is not measured:\n{body}\n{answer}",
+        script.display()
+    );
+}
+
+/// CPU time this process (the server) has used so far, in microseconds.
+fn cpu_micros() -> u64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").expect("read /proc/self/stat");
+    // Fields after the command name (which may hold spaces) start after the last `)`.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .expect("stat format")
+        .1
+        .split_whitespace()
+        .collect();
+    let ticks: u64 =
+        fields[11].parse::<u64>().expect("utime") + fields[12].parse::<u64>().expect("stime");
+    // Linux reports these in clock ticks of 1/100 s (USER_HZ).
+    ticks * 10_000
+}
+
+/// One measurement: requests per second, the server's CPU per request, and wrk's notes.
+struct Measured {
+    rate: f64,
+    cpu_per_request: f64,
+    note: String,
+}
+
+fn measure(url: &str, script: &std::path::Path, connections: usize) -> Measured {
+    let before = cpu_micros();
+    let (rate, note) = wrk(url, script, connections);
+    let used = cpu_micros() - before;
+    let requests = rate * seconds() as f64;
+    Measured {
+        rate,
+        cpu_per_request: used as f64 / requests.max(1.0),
+        note,
+    }
+}
+
 fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -158,8 +344,10 @@ fn main() {
             config_dir: tests::workspace_root().join("config"),
         };
         let app = runtime.block_on(App::build(loaded)).expect("server builds");
-        let url = format!("http://127.0.0.1:{}", app.port());
+        let port = app.port();
+        let url = format!("http://127.0.0.1:{port}");
         let token = runtime.block_on(arrange(&app));
+        runtime.block_on(arrange_views(&app));
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let server = runtime.spawn(app.run_until(async {
             let _ = stopped.await;
@@ -178,34 +366,76 @@ fn main() {
             &token,
             r#"'{"query":"query($r: ResponseRefInput!) { response(response: $r) { status lastSeq answers { questionId value { stage rating } channel at } } }","variables":{"r":{"roundId":"bench","organisationId":"o-' .. (n % 64) .. '","instrument":"jiu-rbm-stages@1"}}}'"#,
         );
-        let (ping_rate, ping_note) = wrk(&url, &ping);
-        let (save_rate, save_note) = wrk(&url, &mutation);
-        let (read_rate, read_note) = wrk(&url, &read);
+        // What a validator's screen asks of one organisation: component and pillar
+        // stages, evidence and activity summaries, agreement and flags.
+        let profile = script(
+            scripts.path(),
+            "profile",
+            &token,
+            r#"'{"query":"query($r: String!, $o: String!) { profile(roundId: $r, organisationId: $o) { submitted components { id stage evidence { documents persons } activities { rated mean } } pillars { number stage min max } flags { code componentId trigger } } }","variables":{"r":"views","o":"v-' .. (n % 100) .. '"}}'"#,
+        );
+        let matrix = script(
+            scripts.path(),
+            "matrix",
+            &token,
+            r#"'{"query":"{ roundMatrix(roundId: \"views\") { rows { organisationId stages pillarStages } components { id distribution { n withheld median q1 q3 counts } } } }"}'"#,
+        );
+        for script in [&ping, &mutation, &read, &profile, &matrix] {
+            probe(port, &token, script);
+        }
+        let measured = Row {
+            backend,
+            ping: measure(&url, &ping, CONNECTIONS),
+            save: measure(&url, &mutation, CONNECTIONS),
+            read: measure(&url, &read, CONNECTIONS),
+            profile: measure(&url, &profile, CONNECTIONS),
+            matrix: measure(&url, &matrix, MATRIX_CONNECTIONS),
+        };
         let _ = stop.send(());
         runtime
             .block_on(server)
             .expect("server task")
             .expect("server stops");
-        rows.push((
-            backend, ping_rate, ping_note, save_rate, save_note, read_rate, read_note,
-        ));
+        rows.push(measured);
     }
     println!(
-        "GraphQL over HTTP, wrk -t2 -c{CONNECTIONS} -d{}s, server in-process with 2 worker threads, {} cores",
+        "GraphQL over HTTP, wrk -t2 -d{}s, {CONNECTIONS} connections ({MATRIX_CONNECTIONS} for the matrix), server in-process with 2 worker threads, {} cores",
         seconds(),
         std::thread::available_parallelism().map_or(0, usize::from)
     );
     println!(
-        "{:<7} {:>12} {:>14} {:>8} {:>14} {:>8}",
-        "backend", "{ ping }/s", "saveAnswers/s", "ratio", "response/s", "ratio"
+        "ratio: requests per second relative to {{ ping }} in the same run; cpu: the server's CPU time per request"
     );
-    for (backend, ping, ping_note, save, save_note, read, read_note) in &rows {
-        println!(
-            "{:<7} {ping:>12.0} {save:>14.0} {:>7.2}x {read:>14.0} {:>7.2}x",
-            format!("{backend:?}").to_lowercase(),
-            save / ping,
-            read / ping
-        );
-        println!("        ping {ping_note}; save {save_note}; read {read_note}");
+    println!(
+        "{:<7} {:<12} {:>10} {:>7} {:>9}  wrk",
+        "backend", "request", "per second", "ratio", "cpu"
+    );
+    for row in &rows {
+        for (name, m) in [
+            ("{ ping }", &row.ping),
+            ("saveAnswers", &row.save),
+            ("response", &row.read),
+            ("profile", &row.profile),
+            ("roundMatrix", &row.matrix),
+        ] {
+            println!(
+                "{:<7} {name:<12} {:>10.0} {:>6.2}x {:>7.0}us  {}",
+                format!("{:?}", row.backend).to_lowercase(),
+                m.rate,
+                m.rate / row.ping.rate,
+                m.cpu_per_request,
+                m.note
+            );
+        }
     }
+}
+
+/// One backend's measurements.
+struct Row {
+    backend: BackendKind,
+    ping: Measured,
+    save: Measured,
+    read: Measured,
+    profile: Measured,
+    matrix: Measured,
 }

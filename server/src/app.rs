@@ -29,6 +29,8 @@ pub struct AppState {
     pub settings: LoadedSettings,
     /// The GraphQL schema with its limits.
     pub schema: AppSchema,
+    /// Profiles and matrices computed so far.
+    pub views: crate::service::views::Views,
 }
 
 impl std::fmt::Debug for AppState {
@@ -82,7 +84,7 @@ impl App {
                 let redis = &settings.settings.store.redis;
                 let rounds = Arc::clone(&store);
                 let round_changed: crate::events::RoundChanged =
-                    Arc::new(move |round| rounds.forget_round(round));
+                    Arc::new(move |round, status| rounds.changed_elsewhere(round, status));
                 Arc::new(
                     RedisBus::start(redis.url.expose_secret(), &redis.key_prefix, round_changed)
                         .await
@@ -118,6 +120,7 @@ impl App {
                 metrics: Metrics::default(),
                 settings,
                 schema,
+                views: crate::service::views::Views::default(),
             }),
         })
     }

@@ -485,9 +485,10 @@ impl EventBus for RedisBus {
     }
 }
 
-/// Called with a round whose status another instance changed, so that this instance
-/// forgets any copy it keeps (see [`Store::forget_round`](crate::store::Store::forget_round)).
-pub type RoundChanged = Arc<dyn Fn(&RoundId) + Send + Sync>;
+/// Called for every event another instance published, with its round and whether the
+/// round's status changed, so that this instance drops what it caches of the round (see
+/// [`Store::changed_elsewhere`](crate::store::Store::changed_elsewhere)).
+pub type RoundChanged = Arc<dyn Fn(&RoundId, bool) + Send + Sync>;
 
 /// What the listener task owns.
 struct Listener {
@@ -620,9 +621,8 @@ impl Listener {
         }
         match wire.event.into_event(&round) {
             Some(event) => {
-                if matches!(event, RoundEvent::RoundStatusChanged { .. }) {
-                    (self.round_changed)(&round);
-                }
+                let status_changed = matches!(event, RoundEvent::RoundStatusChanged { .. });
+                (self.round_changed)(&round, status_changed);
                 self.local.deliver(&round, event);
             }
             None => tracing::warn!(%round, "dropped a round event with invalid ids or names"),

@@ -9,3 +9,4 @@ pub mod demo;
 pub mod profile;
 pub mod progress;
 pub mod report;
+pub mod views;

@@ -203,8 +203,15 @@ pub trait Store: Send + Sync + fmt::Debug {
     async fn round_shared(&self, id: &RoundId) -> Result<Option<Arc<Round>>, StoreError> {
         Ok(self.round(id).await?.map(Arc::new))
     }
-    /// Drops any cached copy of a round because another server instance changed it.
-    fn forget_round(&self, _id: &RoundId) {}
+    /// Another server instance changed something in a round (`status_changed`: its
+    /// status): drop what is cached of it.
+    fn changed_elsewhere(&self, _round: &RoundId, _status_changed: bool) {}
+    /// The generation that views derived from this store (profiles, the matrix) are
+    /// cached against; `None` when the backend does not track changes, so nothing may be
+    /// cached.
+    fn generation(&self) -> Option<cache::Generation> {
+        None
+    }
     /// Every round, by id.
     async fn rounds(&self) -> Result<Vec<Round>, StoreError>;
 

@@ -14,7 +14,7 @@ use super::request;
 use crate::domain::{OrganisationId, RoundId, Stage};
 use crate::http::downloads::{self, ExportFormat};
 use crate::profile as pure;
-use crate::service::profile::{self as service, LoadError};
+use crate::service::profile::LoadError;
 
 impl From<LoadError> for GqlError {
     fn from(error: LoadError) -> Self {
@@ -886,16 +886,18 @@ impl ProfileQuery {
         let round = round_reader(ctx, &round_id)?;
         let organisation = OrganisationId::parse(organisation_id.trim()).map_err(GqlError::from)?;
         let state = &request(ctx)?.state;
-        let profile = service::profile(
-            state.store.as_ref(),
-            &state.catalogue,
-            &round,
-            &organisation,
-            rule.into(),
-        )
-        .await
-        .map_err(GqlError::from)?;
-        Ok((&profile).into())
+        let profile = state
+            .views
+            .profile(
+                state.store.as_ref(),
+                &state.catalogue,
+                &round,
+                &organisation,
+                rule.into(),
+            )
+            .await
+            .map_err(GqlError::from)?;
+        Ok(profile.as_ref().into())
     }
 
     /// The consistency flags of an organisation in a round, each with its trigger and the
@@ -909,15 +911,19 @@ impl ProfileQuery {
         let round = round_reader(ctx, &round_id)?;
         let organisation = OrganisationId::parse(organisation_id.trim()).map_err(GqlError::from)?;
         let state = &request(ctx)?.state;
-        let flags = service::flags(
-            state.store.as_ref(),
-            &state.catalogue,
-            &round,
-            &organisation,
-        )
-        .await
-        .map_err(GqlError::from)?;
-        Ok(flags.iter().map(Flag::from).collect())
+        // Flags do not depend on the pillar rule; the default rule's profile carries them.
+        let profile = state
+            .views
+            .profile(
+                state.store.as_ref(),
+                &state.catalogue,
+                &round,
+                &organisation,
+                pure::PillarRule::default(),
+            )
+            .await
+            .map_err(GqlError::from)?;
+        Ok(profile.flags.iter().map(Flag::from).collect())
     }
 
     /// The round matrix: organisations × components with self-assessed stages, pillar
@@ -935,10 +941,11 @@ impl ProfileQuery {
     ) -> async_graphql::Result<RoundMatrix> {
         let round = round_reader(ctx, &round_id)?;
         let state = &request(ctx)?.state;
-        let matrix =
-            service::round_matrix(state.store.as_ref(), &state.catalogue, &round, rule.into())
-                .await
-                .map_err(GqlError::from)?;
-        Ok((&matrix).into())
+        let matrix = state
+            .views
+            .round_matrix(state.store.as_ref(), &state.catalogue, &round, rule.into())
+            .await
+            .map_err(GqlError::from)?;
+        Ok(matrix.as_ref().into())
     }
 }

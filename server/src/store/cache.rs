@@ -11,6 +11,7 @@
 //! [`Store::forget_round`](super::Store::forget_round)).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -81,6 +82,48 @@ impl RoundCache {
         let mut inner = self.lock();
         inner.generation += 1;
         inner.rounds.remove(id);
+    }
+}
+
+/// What views derived from stored data (profiles, the matrix) may be cached against: a
+/// counter of the changes this process made or heard of, and how long a view may be
+/// trusted without hearing of a change (`None`: until the counter moves).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Generation {
+    /// Changes made or heard of so far.
+    pub count: u64,
+    /// How long a view computed at this count may be served.
+    pub ttl: Option<Duration>,
+}
+
+/// The counter behind [`Generation`]. Backends advance it after every write that a view
+/// may depend on has been made durable and before it is acknowledged.
+#[derive(Debug, Default)]
+pub struct Changes {
+    count: AtomicU64,
+    ttl: Option<Duration>,
+}
+
+impl Changes {
+    /// A counter whose views are trusted for `ttl` (`None`: until the next change).
+    pub fn new(ttl: Option<Duration>) -> Self {
+        Self {
+            count: AtomicU64::new(0),
+            ttl,
+        }
+    }
+
+    /// Notes a change.
+    pub fn note(&self) {
+        self.count.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// The current generation.
+    pub fn generation(&self) -> Generation {
+        Generation {
+            count: self.count.load(Ordering::Acquire),
+            ttl: self.ttl,
+        }
     }
 }
 

@@ -61,7 +61,7 @@ use redb::{
 use tokio::sync::oneshot;
 
 use super::AuditEntry;
-use super::cache::RoundCache;
+use super::cache::{Changes, Generation, RoundCache};
 use super::record::AuditRecord;
 use super::record::{
     AnswerRecord, ApiTokenRecord, AssignmentRecord, EventRecord, IdempotencyRecord,
@@ -254,6 +254,8 @@ pub struct RedbStore {
     /// Rounds read recently. Only this process writes the file, so entries are trusted
     /// until `put_round` forgets them.
     rounds: RoundCache,
+    /// Every write of this process (the only one that writes the file).
+    changes: Changes,
 }
 
 impl fmt::Debug for RedbStore {
@@ -296,6 +298,7 @@ pub fn open(path: &Path) -> Result<RedbStore, StoreError> {
         state: RwLock::new(Some(Open { db, jobs, writer })),
         update_marks: AtomicU64::new(0),
         rounds: RoundCache::new(None),
+        changes: Changes::new(None),
     })
 }
 
@@ -357,9 +360,12 @@ impl RedbStore {
                 .send(job)
                 .map_err(|_| StoreError::unavailable(WriterGone))?;
         }
-        answer
+        let outcome = answer
             .await
-            .map_err(|_| StoreError::unavailable(WriterGone))?
+            .map_err(|_| StoreError::unavailable(WriterGone))?;
+        // Committed (or not): either way, views computed before may be stale now.
+        self.changes.note();
+        outcome
     }
 }
 
@@ -817,6 +823,10 @@ impl Store for RedbStore {
             self.rounds.keep(miss, round);
         }
         Ok(round)
+    }
+
+    fn generation(&self) -> Option<Generation> {
+        Some(self.changes.generation())
     }
 
     async fn rounds(&self) -> Result<Vec<Round>, StoreError> {

@@ -30,7 +30,7 @@ use redis::{RedisError, Script};
 use serde::de::DeserializeOwned;
 
 use super::AuditEntry;
-use super::cache::RoundCache;
+use super::cache::{Changes, Generation, RoundCache};
 use super::keys::{self, KeyLayout, ResponseKeys};
 use super::record::AuditRecord;
 use super::record::{
@@ -114,6 +114,10 @@ pub struct RedisStore {
     /// Per response, the meta hash this instance wrote last: the guess that lets a write
     /// take one round trip (see `execute`). Never trusted without the script's check.
     metas: Mutex<HashMap<String, HashMap<String, String>>>,
+    /// Changes this instance made or heard of (see [`Store::generation`]); views are
+    /// trusted for at most [`ROUND_TTL`], since not every change made elsewhere is
+    /// announced.
+    changes: Changes,
 }
 
 /// Most responses whose meta an instance remembers.
@@ -178,6 +182,7 @@ pub async fn connect(url: &str, prefix: &str) -> Result<RedisStore, StoreError> 
         closed: AtomicBool::new(false),
         rounds: RoundCache::new(Some(ROUND_TTL)),
         metas: Mutex::default(),
+        changes: Changes::new(Some(ROUND_TTL)),
     })
 }
 
@@ -588,15 +593,21 @@ impl Store for RedisStore {
     }
 
     async fn put_organisation(&self, organisation: &Organisation) -> Result<(), StoreError> {
-        let mut con = self.connection()?;
-        Self::put_indexed(
-            &mut con,
-            &self.keys.organisation(&organisation.id),
-            encode(&OrganisationRecord::from(organisation)),
-            &self.keys.organisations(),
-            organisation.id.as_str(),
-        )
-        .await
+        let outcome = async {
+            let mut con = self.connection()?;
+            Self::put_indexed(
+                &mut con,
+                &self.keys.organisation(&organisation.id),
+                encode(&OrganisationRecord::from(organisation)),
+                &self.keys.organisations(),
+                organisation.id.as_str(),
+            )
+            .await
+        }
+        .await;
+        // Made or not, views computed before may be stale now.
+        self.changes.note();
+        outcome
     }
 
     async fn organisation(&self, id: &OrganisationId) -> Result<Option<Organisation>, StoreError> {
@@ -626,83 +637,90 @@ impl Store for RedisStore {
     }
 
     async fn put_person(&self, person: &Person) -> Result<(), StoreError> {
-        // Not atomic: the person, the other person holding the chat and the chat index
-        // live in different slots. Each step is idempotent and the record is written
-        // last but one, so a failed call is repaired by calling again; `person_by_chat`
-        // checks the person's record, so a stale index entry is never believed.
-        let mut con = self.connection()?;
-        let chats = self.keys.chats();
-        let key = self.keys.person(&person.id);
-        let previous: Option<Person> =
-            Self::get_record::<PersonRecord, _>(&mut con, "person", &key).await?;
+        let outcome = async {
+            // Not atomic: the person, the other person holding the chat and the chat index
+            // live in different slots. Each step is idempotent and the record is written
+            // last but one, so a failed call is repaired by calling again; `person_by_chat`
+            // checks the person's record, so a stale index entry is never believed.
+            let mut con = self.connection()?;
+            let chats = self.keys.chats();
+            let key = self.keys.person(&person.id);
+            let previous: Option<Person> =
+                Self::get_record::<PersonRecord, _>(&mut con, "person", &key).await?;
 
-        // Release the chat this person leaves, if the index still gives it to them.
-        if let Some(old) = previous.and_then(|p| p.telegram_chat)
-            && Some(old) != person.telegram_chat
-        {
-            let holder: Option<String> = redis::cmd("HGET")
-                .arg(&chats)
-                .arg(old.0)
-                .query_async(&mut con)
-                .await
-                .map_err(unavailable)?;
-            if holder.as_deref() == Some(person.id.as_str()) {
-                redis::cmd("HDEL")
+            // Release the chat this person leaves, if the index still gives it to them.
+            if let Some(old) = previous.and_then(|p| p.telegram_chat)
+                && Some(old) != person.telegram_chat
+            {
+                let holder: Option<String> = redis::cmd("HGET")
                     .arg(&chats)
                     .arg(old.0)
-                    .exec_async(&mut con)
+                    .query_async(&mut con)
                     .await
                     .map_err(unavailable)?;
-            }
-        }
-
-        // Take the chat away from whoever else had it.
-        if let Some(chat) = person.telegram_chat {
-            let holder: Option<String> = redis::cmd("HGET")
-                .arg(&chats)
-                .arg(chat.0)
-                .query_async(&mut con)
-                .await
-                .map_err(unavailable)?;
-            if let Some(holder) = holder
-                && holder != person.id.as_str()
-            {
-                let other_id = PersonId::parse(&holder).map_err(|e| corrupt("chat index", e))?;
-                let other_key = self.keys.person(&other_id);
-                let other: Option<Person> =
-                    Self::get_record::<PersonRecord, _>(&mut con, "person", &other_key).await?;
-                if let Some(mut other) = other
-                    && other.telegram_chat == Some(chat)
-                {
-                    other.telegram_chat = None;
-                    redis::cmd("SET")
-                        .arg(&other_key)
-                        .arg(encode(&PersonRecord::from(&other)))
+                if holder.as_deref() == Some(person.id.as_str()) {
+                    redis::cmd("HDEL")
+                        .arg(&chats)
+                        .arg(old.0)
                         .exec_async(&mut con)
                         .await
                         .map_err(unavailable)?;
                 }
             }
-        }
 
-        Self::put_indexed(
-            &mut con,
-            &key,
-            encode(&PersonRecord::from(person)),
-            &self.keys.persons(),
-            person.id.as_str(),
-        )
-        .await?;
-        if let Some(chat) = person.telegram_chat {
-            redis::cmd("HSET")
-                .arg(&chats)
-                .arg(chat.0)
-                .arg(person.id.as_str())
-                .exec_async(&mut con)
-                .await
-                .map_err(unavailable)?;
+            // Take the chat away from whoever else had it.
+            if let Some(chat) = person.telegram_chat {
+                let holder: Option<String> = redis::cmd("HGET")
+                    .arg(&chats)
+                    .arg(chat.0)
+                    .query_async(&mut con)
+                    .await
+                    .map_err(unavailable)?;
+                if let Some(holder) = holder
+                    && holder != person.id.as_str()
+                {
+                    let other_id =
+                        PersonId::parse(&holder).map_err(|e| corrupt("chat index", e))?;
+                    let other_key = self.keys.person(&other_id);
+                    let other: Option<Person> =
+                        Self::get_record::<PersonRecord, _>(&mut con, "person", &other_key).await?;
+                    if let Some(mut other) = other
+                        && other.telegram_chat == Some(chat)
+                    {
+                        other.telegram_chat = None;
+                        redis::cmd("SET")
+                            .arg(&other_key)
+                            .arg(encode(&PersonRecord::from(&other)))
+                            .exec_async(&mut con)
+                            .await
+                            .map_err(unavailable)?;
+                    }
+                }
+            }
+
+            Self::put_indexed(
+                &mut con,
+                &key,
+                encode(&PersonRecord::from(person)),
+                &self.keys.persons(),
+                person.id.as_str(),
+            )
+            .await?;
+            if let Some(chat) = person.telegram_chat {
+                redis::cmd("HSET")
+                    .arg(&chats)
+                    .arg(chat.0)
+                    .arg(person.id.as_str())
+                    .exec_async(&mut con)
+                    .await
+                    .map_err(unavailable)?;
+            }
+            Ok(())
         }
-        Ok(())
+        .await;
+        // Made or not, views computed before may be stale now.
+        self.changes.note();
+        outcome
     }
 
     async fn person(&self, id: &PersonId) -> Result<Option<Person>, StoreError> {
@@ -745,18 +763,24 @@ impl Store for RedisStore {
     }
 
     async fn put_round(&self, round: &Round) -> Result<(), StoreError> {
-        let mut con = self.connection()?;
-        let written = Self::put_indexed(
-            &mut con,
-            &self.keys.round(&round.id).round,
-            encode(&RoundRecord::from(round)),
-            &self.keys.rounds(),
-            round.id.as_str(),
-        )
+        let outcome = async {
+            let mut con = self.connection()?;
+            let written = Self::put_indexed(
+                &mut con,
+                &self.keys.round(&round.id).round,
+                encode(&RoundRecord::from(round)),
+                &self.keys.rounds(),
+                round.id.as_str(),
+            )
+            .await;
+            // Also after a failed write: it may have landed.
+            self.rounds.forget(&round.id);
+            written
+        }
         .await;
-        // Also after a failed write: it may have landed.
-        self.rounds.forget(&round.id);
-        written
+        // Made or not, views computed before may be stale now.
+        self.changes.note();
+        outcome
     }
 
     async fn round(&self, id: &RoundId) -> Result<Option<Round>, StoreError> {
@@ -779,8 +803,15 @@ impl Store for RedisStore {
         Ok(round)
     }
 
-    fn forget_round(&self, id: &RoundId) {
-        self.rounds.forget(id);
+    fn changed_elsewhere(&self, round: &RoundId, status_changed: bool) {
+        if status_changed {
+            self.rounds.forget(round);
+        }
+        self.changes.note();
+    }
+
+    fn generation(&self) -> Option<Generation> {
+        Some(self.changes.generation())
     }
 
     async fn rounds(&self) -> Result<Vec<Round>, StoreError> {
@@ -800,25 +831,37 @@ impl Store for RedisStore {
     }
 
     async fn put_assignment(&self, assignment: &Assignment) -> Result<(), StoreError> {
-        let mut con = self.connection()?;
-        redis::cmd("HSET")
-            .arg(self.keys.round(&assignment.round).assignments)
-            .arg(record::assignment_field(assignment))
-            .arg(encode(&AssignmentRecord::from(assignment)))
-            .exec_async(&mut con)
-            .await
-            .map_err(unavailable)
+        let outcome = async {
+            let mut con = self.connection()?;
+            redis::cmd("HSET")
+                .arg(self.keys.round(&assignment.round).assignments)
+                .arg(record::assignment_field(assignment))
+                .arg(encode(&AssignmentRecord::from(assignment)))
+                .exec_async(&mut con)
+                .await
+                .map_err(unavailable)
+        }
+        .await;
+        // Made or not, views computed before may be stale now.
+        self.changes.note();
+        outcome
     }
 
     async fn remove_assignment(&self, assignment: &Assignment) -> Result<bool, StoreError> {
-        let mut con = self.connection()?;
-        let removed: u64 = redis::cmd("HDEL")
-            .arg(self.keys.round(&assignment.round).assignments)
-            .arg(record::assignment_field(assignment))
-            .query_async(&mut con)
-            .await
-            .map_err(unavailable)?;
-        Ok(removed > 0)
+        let outcome = async {
+            let mut con = self.connection()?;
+            let removed: u64 = redis::cmd("HDEL")
+                .arg(self.keys.round(&assignment.round).assignments)
+                .arg(record::assignment_field(assignment))
+                .query_async(&mut con)
+                .await
+                .map_err(unavailable)?;
+            Ok(removed > 0)
+        }
+        .await;
+        // Made or not, views computed before may be stale now.
+        self.changes.note();
+        outcome
     }
 
     async fn assignments(&self, round: &RoundId) -> Result<Vec<Assignment>, StoreError> {
@@ -845,99 +888,105 @@ impl Store for RedisStore {
     }
 
     async fn execute(&self, request: &ResponseRequest) -> Result<Receipt, StoreError> {
-        let mut con = self.connection()?;
-        let id = request.key.id();
-        let keys = self.keys.response(&id);
-        let fingerprint = record::fingerprint(request);
+        let outcome = async {
+            let mut con = self.connection()?;
+            let id = request.key.id();
+            let keys = self.keys.response(&id);
+            let fingerprint = record::fingerprint(request);
 
-        // 0. The common case in one round trip: plan from the meta this instance wrote
-        //    last. The script checks that guess (and the idempotency key) before writing,
-        //    so a stale guess, a used key or a refusal planned from the guess falls
-        //    through to the verified path below, which decides from what Redis holds.
-        if let Some(fields) = self.remembered_meta(id.as_str()) {
-            let stored = StoredMeta::parse(&fields)?;
-            if stored.meta().last_seq > 0
-                && let Ok(events) = record::plan_events(&stored.meta(), request)
-            {
-                let write = PlannedWrite::new(request, &stored, &events);
-                if self
-                    .run_write(&mut con, &keys, request, &stored, &write)
-                    .await?
-                    == "ok"
+            // 0. The common case in one round trip: plan from the meta this instance wrote
+            //    last. The script checks that guess (and the idempotency key) before writing,
+            //    so a stale guess, a used key or a refusal planned from the guess falls
+            //    through to the verified path below, which decides from what Redis holds.
+            if let Some(fields) = self.remembered_meta(id.as_str()) {
+                let stored = StoredMeta::parse(&fields)?;
+                if stored.meta().last_seq > 0
+                    && let Ok(events) = record::plan_events(&stored.meta(), request)
                 {
-                    self.remember_meta(id.as_str(), fields, &write);
-                    return Ok(Receipt {
-                        events,
-                        replayed: false,
-                    });
+                    let write = PlannedWrite::new(request, &stored, &events);
+                    if self
+                        .run_write(&mut con, &keys, request, &stored, &write)
+                        .await?
+                        == "ok"
+                    {
+                        self.remember_meta(id.as_str(), fields, &write);
+                        return Ok(Receipt {
+                            events,
+                            replayed: false,
+                        });
+                    }
                 }
             }
-        }
 
-        let mut listed = false;
-        for _ in 0..MAX_ATTEMPTS {
-            // 1. The state the plan starts from, read in one transaction (one slot).
-            let (idempotency, meta): (Option<Vec<u8>>, HashMap<String, String>) = redis::pipe()
-                .atomic()
-                .cmd("HGET")
-                .arg(&keys.idem)
-                .arg(request.idempotency_key.as_str())
-                .cmd("HGETALL")
-                .arg(&keys.meta)
-                .query_async(&mut con)
-                .await
-                .map_err(unavailable)?;
-
-            // 2. A used key: the first receipt again, or a conflict.
-            if let Some(bytes) = idempotency {
-                let recorded: IdempotencyRecord = decode("idempotency record", &bytes)?;
-                if recorded.fingerprint != fingerprint {
-                    return Err(StoreError::IdempotencyConflict);
-                }
-                let events = Self::recorded_events(&mut con, &keys, &id, &recorded).await?;
-                return Ok(Receipt {
-                    events,
-                    replayed: true,
-                });
-            }
-
-            // 3. The product rule, in Rust; a refusal writes nothing.
-            let stored = StoredMeta::parse(&meta)?;
-            let events = record::plan_events(&stored.meta(), request)?;
-            let write = PlannedWrite::new(request, &stored, &events);
-
-            // 4. List the response in its round. Another slot, so before the script and
-            //    outside it; an entry whose write then fails is harmless, since
-            //    `responses` keeps only responses with a meta. A response that has a meta
-            //    was listed before its first write, so later writes skip the round trip.
-            if !listed && !events.is_empty() && stored.meta().last_seq == 0 {
-                redis::cmd("SADD")
-                    .arg(self.keys.round(&request.key.round).responses)
-                    .arg(id.as_str())
-                    .exec_async(&mut con)
+            let mut listed = false;
+            for _ in 0..MAX_ATTEMPTS {
+                // 1. The state the plan starts from, read in one transaction (one slot).
+                let (idempotency, meta): (Option<Vec<u8>>, HashMap<String, String>) = redis::pipe()
+                    .atomic()
+                    .cmd("HGET")
+                    .arg(&keys.idem)
+                    .arg(request.idempotency_key.as_str())
+                    .cmd("HGETALL")
+                    .arg(&keys.meta)
+                    .query_async(&mut con)
                     .await
                     .map_err(unavailable)?;
-                listed = true;
-            }
 
-            // 5. Write, if nothing changed since step 1.
-            let outcome = self
-                .run_write(&mut con, &keys, request, &stored, &write)
-                .await?;
-            match outcome.as_str() {
-                "ok" => {
-                    self.remember_meta(id.as_str(), meta, &write);
+                // 2. A used key: the first receipt again, or a conflict.
+                if let Some(bytes) = idempotency {
+                    let recorded: IdempotencyRecord = decode("idempotency record", &bytes)?;
+                    if recorded.fingerprint != fingerprint {
+                        return Err(StoreError::IdempotencyConflict);
+                    }
+                    let events = Self::recorded_events(&mut con, &keys, &id, &recorded).await?;
                     return Ok(Receipt {
                         events,
-                        replayed: false,
+                        replayed: true,
                     });
                 }
-                // Another request won the race; step 1 sees what it wrote.
-                "replay" | "retry" => {}
-                other => return Err(corrupt("write script", format!("replied {other:?}"))),
+
+                // 3. The product rule, in Rust; a refusal writes nothing.
+                let stored = StoredMeta::parse(&meta)?;
+                let events = record::plan_events(&stored.meta(), request)?;
+                let write = PlannedWrite::new(request, &stored, &events);
+
+                // 4. List the response in its round. Another slot, so before the script and
+                //    outside it; an entry whose write then fails is harmless, since
+                //    `responses` keeps only responses with a meta. A response that has a meta
+                //    was listed before its first write, so later writes skip the round trip.
+                if !listed && !events.is_empty() && stored.meta().last_seq == 0 {
+                    redis::cmd("SADD")
+                        .arg(self.keys.round(&request.key.round).responses)
+                        .arg(id.as_str())
+                        .exec_async(&mut con)
+                        .await
+                        .map_err(unavailable)?;
+                    listed = true;
+                }
+
+                // 5. Write, if nothing changed since step 1.
+                let outcome = self
+                    .run_write(&mut con, &keys, request, &stored, &write)
+                    .await?;
+                match outcome.as_str() {
+                    "ok" => {
+                        self.remember_meta(id.as_str(), meta, &write);
+                        return Ok(Receipt {
+                            events,
+                            replayed: false,
+                        });
+                    }
+                    // Another request won the race; step 1 sees what it wrote.
+                    "replay" | "retry" => {}
+                    other => return Err(corrupt("write script", format!("replied {other:?}"))),
+                }
             }
+            Err(StoreError::unavailable(Contention::Response(id)))
         }
-        Err(StoreError::unavailable(Contention::Response(id)))
+        .await;
+        // Made or not, views computed before may be stale now.
+        self.changes.note();
+        outcome
     }
 
     async fn response(&self, key: &ResponseKey) -> Result<Option<Response>, StoreError> {
@@ -1009,13 +1058,19 @@ impl Store for RedisStore {
     }
 
     async fn add_validation(&self, record: &ValidationRecord) -> Result<(), StoreError> {
-        let mut con = self.connection()?;
-        redis::cmd("RPUSH")
-            .arg(self.keys.validations(&record.round, &record.organisation))
-            .arg(encode(&ValidationRecordRecord::from(record)))
-            .exec_async(&mut con)
-            .await
-            .map_err(unavailable)
+        let outcome = async {
+            let mut con = self.connection()?;
+            redis::cmd("RPUSH")
+                .arg(self.keys.validations(&record.round, &record.organisation))
+                .arg(encode(&ValidationRecordRecord::from(record)))
+                .exec_async(&mut con)
+                .await
+                .map_err(unavailable)
+        }
+        .await;
+        // Made or not, views computed before may be stale now.
+        self.changes.note();
+        outcome
     }
 
     async fn validations(
@@ -1655,7 +1710,7 @@ mod tests {
             .expect("read")
             .expect("some");
         assert_eq!(cached.status, RoundStatus::Open, "served from the cache");
-        here.forget_round(&round.id);
+        here.changed_elsewhere(&round.id, true);
         let fresh = here
             .round_shared(&round.id)
             .await

@@ -24,3 +24,5 @@ mod profile;
 mod server;
 // A server spawned on a free port on either backend, and a GraphQL client.
 mod support;
+// Cached profiles and matrices never outlive a change made here or announced by another instance.
+mod views;

@@ -1,0 +1,142 @@
+//! Profiles and round matrices, kept once computed until the store changes.
+//!
+//! A profile reads every organisation's response of its round (its peers' stages feed
+//! `PEER_OUTLIER`), so computing one costs about a hundred reads in a large round, while
+//! validators read the same profiles again and again as they prepare interviews, mostly
+//! after answering has ended. Views are therefore cached against the store's
+//! [`Generation`]: a counter the backend advances after every durable write a view may
+//! depend on (and, on Redis, whenever another instance announces a change in a round),
+//! so a view is never served after a change this process made or heard of. On Redis,
+//! where not every change made by another instance is announced (assignments, for
+//! example), a view is also trusted for at most the backend's time to live.
+//!
+//! The generation is read *before* the view is computed, so a write that lands during
+//! the computation leaves an entry that is already stale.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
+
+use crate::catalogue::Catalogue;
+use crate::domain::{OrganisationId, RoundId};
+use crate::profile::{PillarRule, Profile, RoundMatrix};
+use crate::service::profile::{self, LoadError};
+use crate::store::Store;
+use crate::store::cache::Generation;
+
+/// Most views kept; when full, the cache starts over.
+pub const CAPACITY: usize = 4096;
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Key {
+    Profile(RoundId, OrganisationId, PillarRule),
+    Matrix(RoundId, PillarRule),
+}
+
+#[derive(Debug, Clone)]
+enum View {
+    Profile(Arc<Profile>),
+    Matrix(Arc<RoundMatrix>),
+}
+
+#[derive(Debug)]
+struct Entry {
+    generation: u64,
+    at: Instant,
+    view: View,
+}
+
+/// The cache of computed views.
+#[derive(Debug, Default)]
+pub struct Views {
+    entries: Mutex<HashMap<Key, Entry>>,
+}
+
+impl Views {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Key, Entry>> {
+        // A poisoned lock only means a panic elsewhere; every entry is still whole.
+        self.entries.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn fresh(&self, key: &Key, generation: Generation) -> Option<View> {
+        let entries = self.lock();
+        let entry = entries.get(key)?;
+        let current = entry.generation == generation.count
+            && generation.ttl.is_none_or(|ttl| entry.at.elapsed() < ttl);
+        current.then(|| entry.view.clone())
+    }
+
+    fn keep(&self, key: Key, generation: Generation, view: View) {
+        let mut entries = self.lock();
+        if entries.len() >= CAPACITY {
+            entries.clear();
+        }
+        entries.insert(
+            key,
+            Entry {
+                generation: generation.count,
+                at: Instant::now(),
+                view,
+            },
+        );
+    }
+
+    /// How many views are kept (for tests and metrics).
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// Whether no view is kept.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The profile of `organisation` in `round` (see [`profile::profile`]).
+    ///
+    /// # Errors
+    /// As [`profile::profile`]; errors are not kept.
+    pub async fn profile(
+        &self,
+        store: &dyn Store,
+        catalogue: &Catalogue,
+        round: &RoundId,
+        organisation: &OrganisationId,
+        rule: PillarRule,
+    ) -> Result<Arc<Profile>, LoadError> {
+        let compute = || profile::profile(store, catalogue, round, organisation, rule);
+        let Some(generation) = store.generation() else {
+            return Ok(Arc::new(compute().await?));
+        };
+        let key = Key::Profile(round.clone(), organisation.clone(), rule);
+        if let Some(View::Profile(profile)) = self.fresh(&key, generation) {
+            return Ok(profile);
+        }
+        let computed = Arc::new(compute().await?);
+        self.keep(key, generation, View::Profile(Arc::clone(&computed)));
+        Ok(computed)
+    }
+
+    /// The matrix of `round` (see [`profile::round_matrix`]).
+    ///
+    /// # Errors
+    /// As [`profile::round_matrix`]; errors are not kept.
+    pub async fn round_matrix(
+        &self,
+        store: &dyn Store,
+        catalogue: &Catalogue,
+        round: &RoundId,
+        rule: PillarRule,
+    ) -> Result<Arc<RoundMatrix>, LoadError> {
+        let compute = || profile::round_matrix(store, catalogue, round, rule);
+        let Some(generation) = store.generation() else {
+            return Ok(Arc::new(compute().await?));
+        };
+        let key = Key::Matrix(round.clone(), rule);
+        if let Some(View::Matrix(matrix)) = self.fresh(&key, generation) {
+            return Ok(matrix);
+        }
+        let computed = Arc::new(compute().await?);
+        self.keep(key, generation, View::Matrix(Arc::clone(&computed)));
+        Ok(computed)
+    }
+}
