@@ -94,6 +94,11 @@ fn wrk(url: &str, script: &std::path::Path, connections: usize) -> (f64, String)
         .unwrap_or("")
         .trim()
         .to_owned();
+    assert!(
+        non_2xx.is_empty(),
+        "{} answered errors ({non_2xx}); a failing request is not measured",
+        script.display()
+    );
     let p99 = text
         .lines()
         .find(|l| l.trim_start().starts_with("99%"))
@@ -245,7 +250,8 @@ fn probe(port: u16, token: &str, script: &std::path::Path) {
     let lua = std::fs::read_to_string(script).expect("script");
     let body_lua = lua
         .split_once("wrk.format(nil, \"/graphql\", nil, ")
-        .and_then(|(_, rest)| rest.rsplit_once(')'))
+        .and_then(|(_, rest)| rest.split_once("\nend").map(|(call, _)| call))
+        .and_then(|call| call.rsplit_once(')'))
         .map(|(body, _)| body)
         .expect("the script's body");
     // Evaluate the Lua concatenation for n = 1, t = 0: the arithmetic in the bodies is
@@ -254,7 +260,9 @@ fn probe(port: u16, token: &str, script: &std::path::Path) {
     for (index, part) in body_lua.split(" .. ").enumerate() {
         let part = part.trim();
         if index % 2 == 0 {
-            body.push_str(part.trim_matches('\''));
+            // A Lua string literal: `\"` is a quote and `\\` a backslash.
+            let literal = part.trim_matches('\'');
+            body.push_str(&literal.replace("\\\"", "\"").replace("\\\\", "\\"));
         } else if part == "t" {
             body.push('0');
         } else {
@@ -378,7 +386,7 @@ fn main() {
             scripts.path(),
             "matrix",
             &token,
-            r#"'{"query":"{ roundMatrix(roundId: \"views\") { rows { organisationId stages pillarStages } components { id distribution { n withheld median q1 q3 counts } } } }"}'"#,
+            r#"'{"query":"query($r: String!) { roundMatrix(roundId: $r) { rows { organisationId stages pillarStages } components { id distribution { n withheld median q1 q3 counts } } } }","variables":{"r":"views"}}'"#,
         );
         for script in [&ping, &mutation, &read, &profile, &matrix] {
             probe(port, &token, script);

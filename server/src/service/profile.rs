@@ -3,15 +3,18 @@
 //! functions of `crate::profile`. Access is checked by the caller (administrators and
 //! validators with the round in scope); nothing here writes.
 //!
-//! What is read: for a profile, the consolidated stage responses of every organisation
-//! of the round (peers, for `PEER_OUTLIER`), the organisation's own rater and
-//! senior-manager responses, and its consolidated stage response in its previous round;
-//! for the matrix, the consolidated stage responses only.
+//! What is read, once per round ([`load_round`]): the round's stage-questionnaire
+//! responses (consolidated — the peers, for `PEER_OUTLIER` — and raters'), its
+//! outcome-protocol responses, and each organisation's consolidated stage response in its
+//! previous round. [`crate::service::views`] keeps the loaded round until the store
+//! changes, so the profiles of one round share one load.
 
 use futures_util::future::{try_join, try_join_all, try_join3};
 
 use crate::catalogue::{Catalogue, InstrumentRef};
-use crate::domain::{OrganisationId, Respondent, Response, ResponseKey, Round, RoundId};
+use crate::domain::{
+    Assignment, OrganisationId, Respondent, Response, ResponseKey, Round, RoundId,
+};
 use crate::profile::{
     self, Flag, Instruments, PillarRule, PreviousRound, Profile, ProfileError, RoundData,
     RoundMatrix,
@@ -69,83 +72,30 @@ fn previous_of<'r>(
     Some((previous, key))
 }
 
-/// The configuration profile of `organisation` in round `round`, with pillar stages by
-/// `rule`.
-///
-/// # Errors
-/// [`LoadError::UnknownRound`]; [`LoadError::Profile`] when the round has no stage
-/// questionnaire or the organisation is not in it; a store failure.
-pub async fn profile(
-    store: &dyn Store,
-    catalogue: &Catalogue,
-    round: &RoundId,
-    organisation: &OrganisationId,
-    rule: PillarRule,
-) -> Result<Profile, LoadError> {
-    let round = existing_round(store, round).await?;
-    let instruments = Instruments::resolve(catalogue, &round)?;
-    if !round.organisations.contains(organisation) {
-        return Err(ProfileError::NotInRound {
-            organisation: organisation.clone(),
-            round: round.id.clone(),
-        }
-        .into());
-    }
-    let stages = instruments.stages.reference();
-    let outcomes = instruments.outcomes.map(|i| i.reference());
-    let (assignments, keys, rounds) = try_join3(
-        store.assignments(&round.id),
-        store.responses(&round.id),
-        store.rounds(),
-    )
-    .await?;
-    let keys: Vec<ResponseKey> = keys
-        .into_iter()
-        .filter(|key| {
-            let peer = key.instrument == stages && key.respondent == Respondent::Organisation;
-            let own = &key.organisation == organisation
-                && (key.instrument == stages || Some(&key.instrument) == outcomes.as_ref());
-            peer || own
-        })
-        .collect();
-    let previous = previous_of(&rounds, &round, organisation, &stages);
-    let (responses, previous_response) = try_join(read(store, keys), async {
-        match &previous {
-            Some((_, key)) => store.response(key).await,
-            None => Ok(None),
-        }
-    })
-    .await?;
-    let data = RoundData {
-        round: &round,
-        assignments: &assignments,
-        responses: &responses,
-    };
-    let previous = previous.map(|(round, _)| PreviousRound {
-        round,
-        response: previous_response.as_ref(),
-    });
-    Ok(profile::profile(
-        catalogue,
-        &data,
-        organisation,
-        previous.as_ref(),
-        rule,
-    )?)
+/// Everything the profiles and the matrix of one round read, loaded once: the round, its
+/// assignments, its stage-questionnaire responses (consolidated and raters') and
+/// outcome-protocol responses, and each organisation's previous round with its
+/// consolidated stage response there.
+#[derive(Debug)]
+pub struct RoundSnapshot {
+    round: Round,
+    stages: InstrumentRef,
+    assignments: Vec<Assignment>,
+    responses: Vec<Response>,
+    /// Per organisation of the round, in its order.
+    previous: Vec<Option<(Round, Option<Response>)>>,
 }
 
-/// The profiles of every organisation of round `round`, in the round's order, reading the
-/// round's responses once (for exports and validation packs of a whole round).
+/// Loads what the profiles and the matrix of round `round` read.
 ///
 /// # Errors
 /// [`LoadError::UnknownRound`]; [`LoadError::Profile`] when the round has no stage
 /// questionnaire; a store failure.
-pub async fn round_profiles(
+pub async fn load_round(
     store: &dyn Store,
     catalogue: &Catalogue,
     round: &RoundId,
-    rule: PillarRule,
-) -> Result<Vec<Profile>, LoadError> {
+) -> Result<RoundSnapshot, LoadError> {
     let round = existing_round(store, round).await?;
     let instruments = Instruments::resolve(catalogue, &round)?;
     let stages = instruments.stages.reference();
@@ -173,31 +123,146 @@ pub async fn round_profiles(
     });
     let (responses, previous_responses) =
         try_join(read(store, keys), try_join_all(previous_reads)).await?;
-    let data = RoundData {
-        round: &round,
-        assignments: &assignments,
-        responses: &responses,
-    };
-    let mut profiles = Vec::with_capacity(round.organisations.len());
-    for ((organisation, previous), response) in round
-        .organisations
-        .iter()
-        .zip(&previous)
-        .zip(&previous_responses)
-    {
-        let previous = previous.as_ref().map(|(round, _)| PreviousRound {
-            round,
-            response: response.as_ref(),
-        });
-        profiles.push(profile::profile(
+    let previous = previous
+        .into_iter()
+        .zip(previous_responses)
+        .map(|(previous, response)| previous.map(|(round, _)| (round.clone(), response)))
+        .collect();
+    Ok(RoundSnapshot {
+        round,
+        stages,
+        assignments,
+        responses,
+        previous,
+    })
+}
+
+impl RoundSnapshot {
+    /// The round.
+    pub fn round(&self) -> &Round {
+        &self.round
+    }
+
+    fn data(&self) -> RoundData<'_> {
+        RoundData {
+            round: &self.round,
+            assignments: &self.assignments,
+            responses: &self.responses,
+        }
+    }
+
+    /// The configuration profile of `organisation`, with pillar stages by `rule`.
+    ///
+    /// # Errors
+    /// [`ProfileError`] when the organisation is not in the round.
+    pub fn profile(
+        &self,
+        catalogue: &Catalogue,
+        organisation: &OrganisationId,
+        rule: PillarRule,
+    ) -> Result<Profile, ProfileError> {
+        let Some(index) = self
+            .round
+            .organisations
+            .iter()
+            .position(|o| o == organisation)
+        else {
+            return Err(ProfileError::NotInRound {
+                organisation: organisation.clone(),
+                round: self.round.id.clone(),
+            });
+        };
+        let previous = self.previous[index]
+            .as_ref()
+            .map(|(round, response)| PreviousRound {
+                round,
+                response: response.as_ref(),
+            });
+        profile::profile(
             catalogue,
-            &data,
+            &self.data(),
             organisation,
             previous.as_ref(),
             rule,
-        )?);
+        )
     }
-    Ok(profiles)
+
+    /// The profiles of every organisation, in the round's order.
+    ///
+    /// # Errors
+    /// As [`RoundSnapshot::profile`].
+    pub fn profiles(
+        &self,
+        catalogue: &Catalogue,
+        rule: PillarRule,
+    ) -> Result<Vec<Profile>, ProfileError> {
+        self.round
+            .organisations
+            .iter()
+            .map(|organisation| self.profile(catalogue, organisation, rule))
+            .collect()
+    }
+
+    /// The matrix of organisations × components, from the consolidated responses.
+    ///
+    /// # Errors
+    /// [`ProfileError`] when the round has no stage questionnaire.
+    pub fn matrix(
+        &self,
+        catalogue: &Catalogue,
+        rule: PillarRule,
+    ) -> Result<RoundMatrix, ProfileError> {
+        let consolidated: Vec<Response> = self
+            .responses
+            .iter()
+            .filter(|response| {
+                let key = &response.key;
+                key.instrument == self.stages
+                    && key.respondent == Respondent::Organisation
+                    && self.round.organisations.contains(&key.organisation)
+            })
+            .cloned()
+            .collect();
+        let data = RoundData {
+            round: &self.round,
+            assignments: &[],
+            responses: &consolidated,
+        };
+        profile::round_matrix(catalogue, &data, rule)
+    }
+}
+
+/// The configuration profile of `organisation` in round `round`, with pillar stages by
+/// `rule`.
+///
+/// # Errors
+/// [`LoadError::UnknownRound`]; [`LoadError::Profile`] when the round has no stage
+/// questionnaire or the organisation is not in it; a store failure.
+pub async fn profile(
+    store: &dyn Store,
+    catalogue: &Catalogue,
+    round: &RoundId,
+    organisation: &OrganisationId,
+    rule: PillarRule,
+) -> Result<Profile, LoadError> {
+    let snapshot = load_round(store, catalogue, round).await?;
+    Ok(snapshot.profile(catalogue, organisation, rule)?)
+}
+
+/// The profiles of every organisation of round `round`, in the round's order, reading the
+/// round's responses once (for exports and validation packs of a whole round).
+///
+/// # Errors
+/// [`LoadError::UnknownRound`]; [`LoadError::Profile`] when the round has no stage
+/// questionnaire; a store failure.
+pub async fn round_profiles(
+    store: &dyn Store,
+    catalogue: &Catalogue,
+    round: &RoundId,
+    rule: PillarRule,
+) -> Result<Vec<Profile>, LoadError> {
+    let snapshot = load_round(store, catalogue, round).await?;
+    Ok(snapshot.profiles(catalogue, rule)?)
 }
 
 /// The consistency flags of `organisation` in round `round` (they do not depend on the
@@ -229,23 +294,6 @@ pub async fn round_matrix(
     round: &RoundId,
     rule: PillarRule,
 ) -> Result<RoundMatrix, LoadError> {
-    let round = existing_round(store, round).await?;
-    let stages = Instruments::resolve(catalogue, &round)?.stages.reference();
-    let keys: Vec<ResponseKey> = store
-        .responses(&round.id)
-        .await?
-        .into_iter()
-        .filter(|key| {
-            key.instrument == stages
-                && key.respondent == Respondent::Organisation
-                && round.organisations.contains(&key.organisation)
-        })
-        .collect();
-    let responses = read(store, keys).await?;
-    let data = RoundData {
-        round: &round,
-        assignments: &[],
-        responses: &responses,
-    };
-    Ok(profile::round_matrix(catalogue, &data, rule)?)
+    let snapshot = load_round(store, catalogue, round).await?;
+    Ok(snapshot.matrix(catalogue, rule)?)
 }

@@ -11,7 +11,8 @@
 //! example), a view is also trusted for at most the backend's time to live.
 //!
 //! The generation is read *before* the view is computed, so a write that lands during
-//! the computation leaves an entry that is already stale.
+//! the computation leaves an entry that is already stale. The loaded round
+//! ([`RoundSnapshot`]) is kept too, so the profiles of one round share one load.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -20,7 +21,7 @@ use std::time::Instant;
 use crate::catalogue::Catalogue;
 use crate::domain::{OrganisationId, RoundId};
 use crate::profile::{PillarRule, Profile, RoundMatrix};
-use crate::service::profile::{self, LoadError};
+use crate::service::profile::{self, LoadError, RoundSnapshot};
 use crate::store::Store;
 use crate::store::cache::Generation;
 
@@ -29,12 +30,14 @@ pub const CAPACITY: usize = 4096;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum Key {
+    Round(RoundId),
     Profile(RoundId, OrganisationId, PillarRule),
     Matrix(RoundId, PillarRule),
 }
 
 #[derive(Debug, Clone)]
 enum View {
+    Round(Arc<RoundSnapshot>),
     Profile(Arc<Profile>),
     Matrix(Arc<RoundMatrix>),
 }
@@ -91,6 +94,23 @@ impl Views {
         self.len() == 0
     }
 
+    /// What the views of `round` read, loaded once per generation.
+    async fn snapshot(
+        &self,
+        store: &dyn Store,
+        catalogue: &Catalogue,
+        round: &RoundId,
+        generation: Generation,
+    ) -> Result<Arc<RoundSnapshot>, LoadError> {
+        let key = Key::Round(round.clone());
+        if let Some(View::Round(snapshot)) = self.fresh(&key, generation) {
+            return Ok(snapshot);
+        }
+        let loaded = Arc::new(profile::load_round(store, catalogue, round).await?);
+        self.keep(key, generation, View::Round(Arc::clone(&loaded)));
+        Ok(loaded)
+    }
+
     /// The profile of `organisation` in `round` (see [`profile::profile`]).
     ///
     /// # Errors
@@ -103,15 +123,16 @@ impl Views {
         organisation: &OrganisationId,
         rule: PillarRule,
     ) -> Result<Arc<Profile>, LoadError> {
-        let compute = || profile::profile(store, catalogue, round, organisation, rule);
         let Some(generation) = store.generation() else {
-            return Ok(Arc::new(compute().await?));
+            let computed = profile::profile(store, catalogue, round, organisation, rule).await?;
+            return Ok(Arc::new(computed));
         };
         let key = Key::Profile(round.clone(), organisation.clone(), rule);
         if let Some(View::Profile(profile)) = self.fresh(&key, generation) {
             return Ok(profile);
         }
-        let computed = Arc::new(compute().await?);
+        let snapshot = self.snapshot(store, catalogue, round, generation).await?;
+        let computed = Arc::new(snapshot.profile(catalogue, organisation, rule)?);
         self.keep(key, generation, View::Profile(Arc::clone(&computed)));
         Ok(computed)
     }
@@ -127,15 +148,16 @@ impl Views {
         round: &RoundId,
         rule: PillarRule,
     ) -> Result<Arc<RoundMatrix>, LoadError> {
-        let compute = || profile::round_matrix(store, catalogue, round, rule);
         let Some(generation) = store.generation() else {
-            return Ok(Arc::new(compute().await?));
+            let computed = profile::round_matrix(store, catalogue, round, rule).await?;
+            return Ok(Arc::new(computed));
         };
         let key = Key::Matrix(round.clone(), rule);
         if let Some(View::Matrix(matrix)) = self.fresh(&key, generation) {
             return Ok(matrix);
         }
-        let computed = Arc::new(compute().await?);
+        let snapshot = self.snapshot(store, catalogue, round, generation).await?;
+        let computed = Arc::new(snapshot.matrix(catalogue, rule)?);
         self.keep(key, generation, View::Matrix(Arc::clone(&computed)));
         Ok(computed)
     }
