@@ -31,6 +31,8 @@ pub struct AppState {
     pub schema: AppSchema,
     /// Profiles and matrices computed so far.
     pub views: crate::service::views::Views,
+    /// The same, converted for GraphQL.
+    pub converted: graphql::profile::Converted,
 }
 
 impl std::fmt::Debug for AppState {
@@ -121,6 +123,7 @@ impl App {
                 settings,
                 schema,
                 views: crate::service::views::Views::default(),
+                converted: graphql::profile::Converted::default(),
             }),
         })
     }

@@ -7,6 +7,9 @@
 //! below. The rules, thresholds and statistics are documented in `crate::profile` and in
 //! ARCHITECTURE.md ("Profiles and flags").
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 use async_graphql::{ComplexObject, Context, Enum, Object, SimpleObject};
 
 use super::error::GqlError;
@@ -38,7 +41,7 @@ fn stage(stage: Option<Stage>) -> Option<i32> {
 // --- enums ---------------------------------------------------------------------------
 
 /// How a pillar's stage is derived from the stages of its answered components.
-#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[graphql(name = "PillarRule")]
 pub enum PillarRuleValue {
     /// The median of the answered components, rounded down to a whole stage (the default).
@@ -497,6 +500,65 @@ pub struct Profile {
     pub flags: Vec<Flag>,
 }
 
+/// Most converted views kept; when full, the cache starts over.
+const CONVERTED_CAPACITY: usize = 1024;
+
+/// Profiles and matrices converted for GraphQL, reused while the cached view they were
+/// converted from is still the one `Views` serves (the same `Arc`): converting copies
+/// every text a profile holds, which costs more than resolving the fields a client asks
+/// for. Keyed by view, so a newer view replaces the older conversion.
+#[derive(Debug, Default)]
+pub struct Converted {
+    profiles: Mutex<ConvertedMap<pure::Profile, Profile>>,
+    matrices: Mutex<ConvertedMap<pure::RoundMatrix, RoundMatrix>>,
+}
+
+type ConvertedMap<P, G> = HashMap<(String, String, PillarRuleValue), (Arc<P>, Arc<G>)>;
+
+fn convert<P, G>(
+    map: &Mutex<ConvertedMap<P, G>>,
+    key: (String, String, PillarRuleValue),
+    view: &Arc<P>,
+    conversion: impl FnOnce(&P) -> G,
+) -> Arc<G> {
+    let mut map = map
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some((from, converted)) = map.get(&key)
+        && Arc::ptr_eq(from, view)
+    {
+        return Arc::clone(converted);
+    }
+    let converted = Arc::new(conversion(view));
+    if map.len() >= CONVERTED_CAPACITY {
+        map.clear();
+    }
+    map.insert(key, (Arc::clone(view), Arc::clone(&converted)));
+    converted
+}
+
+impl Converted {
+    /// The GraphQL object of a profile view.
+    pub fn profile(&self, view: &Arc<pure::Profile>) -> Arc<Profile> {
+        let key = (
+            view.round.to_string(),
+            view.organisation.to_string(),
+            view.rule.into(),
+        );
+        convert(&self.profiles, key, view, |view: &pure::Profile| {
+            view.into()
+        })
+    }
+
+    /// The GraphQL object of a matrix view.
+    pub fn matrix(&self, view: &Arc<pure::RoundMatrix>) -> Arc<RoundMatrix> {
+        let key = (view.round.to_string(), String::new(), view.rule.into());
+        convert(&self.matrices, key, view, |view: &pure::RoundMatrix| {
+            view.into()
+        })
+    }
+}
+
 impl From<&pure::Profile> for Profile {
     fn from(profile: &pure::Profile) -> Self {
         Self {
@@ -882,7 +944,7 @@ impl ProfileQuery {
             desc = "How pillar stages are derived from component stages (default: the median rounded down)."
         )]
         rule: PillarRuleValue,
-    ) -> async_graphql::Result<Profile> {
+    ) -> async_graphql::Result<Arc<Profile>> {
         let round = round_reader(ctx, &round_id)?;
         let organisation = OrganisationId::parse(organisation_id.trim()).map_err(GqlError::from)?;
         let state = &request(ctx)?.state;
@@ -897,7 +959,7 @@ impl ProfileQuery {
             )
             .await
             .map_err(GqlError::from)?;
-        Ok(profile.as_ref().into())
+        Ok(state.converted.profile(&profile))
     }
 
     /// The consistency flags of an organisation in a round, each with its trigger and the
@@ -938,7 +1000,7 @@ impl ProfileQuery {
             desc = "How pillar stages are derived from component stages (default: the median rounded down)."
         )]
         rule: PillarRuleValue,
-    ) -> async_graphql::Result<RoundMatrix> {
+    ) -> async_graphql::Result<Arc<RoundMatrix>> {
         let round = round_reader(ctx, &round_id)?;
         let state = &request(ctx)?.state;
         let matrix = state
@@ -946,6 +1008,6 @@ impl ProfileQuery {
             .round_matrix(state.store.as_ref(), &state.catalogue, &round, rule.into())
             .await
             .map_err(GqlError::from)?;
-        Ok(matrix.as_ref().into())
+        Ok(state.converted.matrix(&matrix))
     }
 }
