@@ -53,6 +53,8 @@ struct Entry {
 #[derive(Debug, Default)]
 pub struct Views {
     entries: Mutex<HashMap<Key, Entry>>,
+    /// Held while a round is loaded.
+    loading: tokio::sync::Mutex<()>,
 }
 
 impl Views {
@@ -103,6 +105,12 @@ impl Views {
         generation: Generation,
     ) -> Result<Arc<RoundSnapshot>, LoadError> {
         let key = Key::Round(round.clone());
+        if let Some(View::Round(snapshot)) = self.fresh(&key, generation) {
+            return Ok(snapshot);
+        }
+        // One load at a time: when a round's views expire under load, the requests that
+        // find them missing wait for one load instead of each reading the whole round.
+        let _loading = self.loading.lock().await;
         if let Some(View::Round(snapshot)) = self.fresh(&key, generation) {
             return Ok(snapshot);
         }
