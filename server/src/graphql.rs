@@ -12,6 +12,7 @@ pub mod catalogue;
 pub mod error;
 pub mod ping;
 pub mod subscription;
+pub mod telegram;
 
 use std::sync::Arc;
 
@@ -29,11 +30,16 @@ pub struct Query(
     catalogue::CatalogueQuery,
     admin::AdminQuery,
     answering::AnsweringQuery,
+    telegram::TelegramQuery,
 );
 
 /// All mutations.
 #[derive(MergedObject, Default)]
-pub struct Mutation(admin::AdminMutation, answering::AnsweringMutation);
+pub struct Mutation(
+    admin::AdminMutation,
+    answering::AnsweringMutation,
+    telegram::TelegramMutation,
+);
 
 /// All subscriptions.
 #[derive(MergedSubscription, Default)]

@@ -7,3 +7,4 @@ pub mod admin;
 pub mod answers;
 pub mod demo;
 pub mod progress;
+pub mod telegram;

@@ -21,7 +21,8 @@ use async_trait::async_trait;
 use crate::domain::{
     Actor, ApiToken, Assignment, Channel, Command, CommandError, IdempotencyKey, LinkToken,
     Organisation, OrganisationId, Person, PersonId, Response, ResponseEvent, ResponseKey, Role,
-    Round, RoundId, RoundStatus, TelegramChatId, Timestamp, TokenHash, TokenId, ValidationRecord,
+    Round, RoundId, RoundStatus, TelegramChatId, TelegramLinkCode, Timestamp, TokenHash, TokenId,
+    ValidationRecord,
 };
 
 /// How long a Telegram update id is remembered for de-duplication. Telegram redelivers
@@ -251,6 +252,17 @@ pub trait Store: Send + Sync + fmt::Debug {
     async fn link_token(&self, hash: &TokenHash) -> Result<Option<LinkToken>, StoreError>;
     /// Revokes a link token; returns whether it existed.
     async fn revoke_link_token(&self, hash: &TokenHash) -> Result<bool, StoreError>;
+
+    /// Stores a Telegram linking code under its hash.
+    async fn put_telegram_code(&self, code: &TelegramLinkCode) -> Result<(), StoreError>;
+    /// Takes the linking code with this hash: atomically removes it and returns it when
+    /// it is still usable at `now`. A code is therefore taken at most once; an expired
+    /// one is removed too and `None` returned.
+    async fn take_telegram_code(
+        &self,
+        hash: &TokenHash,
+        now: Timestamp,
+    ) -> Result<Option<TelegramLinkCode>, StoreError>;
 
     /// Remembers a Telegram update id; returns `true` the first time it is seen within
     /// [`UPDATE_MEMORY_MILLIS`] of `now`.

@@ -125,6 +125,32 @@ impl Identity {
         }
     }
 
+    /// The bot, whatever chat the request names.
+    ///
+    /// # Errors
+    /// Unauthenticated, or forbidden for any other token.
+    pub fn require_bot(&self) -> Result<(), AccessError> {
+        self.require_any()?;
+        match self {
+            Self::Bot { .. } => Ok(()),
+            _ => Err(AccessError::Forbidden),
+        }
+    }
+
+    /// The chat the bot names in the request, linked or not (to link it).
+    ///
+    /// # Errors
+    /// Unauthenticated; forbidden for any other token or when no chat is named.
+    pub fn require_bot_chat(&self) -> Result<TelegramChatId, AccessError> {
+        self.require_any()?;
+        match self {
+            Self::Bot {
+                chat: Some(chat), ..
+            } => Ok(*chat),
+            _ => Err(AccessError::Forbidden),
+        }
+    }
+
     /// The person the bot acts for.
     ///
     /// # Errors

@@ -13,8 +13,8 @@ use crate::domain::{
     Actor, AnswerChange, AnswerValue, ApiToken, Assignment, Channel, Command, CommandError,
     EmailAddress, EventKind, IdempotencyKey, LinkBinding, LinkToken, Organisation, OrganisationId,
     Person, PersonId, QuestionId, Rating, Respondent, Response, ResponseKey, ResponseStatus, Role,
-    Round, RoundId, RoundStatus, Stage, TelegramChatId, Timestamp, TokenHash, TokenId, TokenRole,
-    ValidationRecord,
+    Round, RoundId, RoundStatus, Stage, TelegramChatId, TelegramLinkCode, Timestamp, TokenHash,
+    TokenId, TokenRole, ValidationRecord,
 };
 
 use super::{AuditAction, AuditEntry};
@@ -40,6 +40,7 @@ pub const CHECKS: &[(&str, Check)] = &[
     ("validations", |s| Box::pin(validations(s))),
     ("audit log", |s| Box::pin(audit_log(s))),
     ("tokens", |s| Box::pin(tokens(s))),
+    ("telegram linking codes", |s| Box::pin(telegram_codes(s))),
     ("telegram updates", |s| Box::pin(telegram_updates(s))),
     ("closed store", |s| Box::pin(closed_store(s))),
 ];
@@ -789,6 +790,70 @@ async fn tokens(store: SharedStore) {
         )
         .await
     );
+}
+
+async fn telegram_codes(store: SharedStore) {
+    // Real time: Redis expires the record on its own clock.
+    let now = Timestamp::now();
+    let code = |secret: &str, expires_at: Timestamp| TelegramLinkCode {
+        hash: TokenHash::of(secret),
+        person: id(PersonId::parse("p-ana")),
+        created_at: now,
+        expires_at,
+    };
+    let fresh = code("code-fresh", now.plus_millis(60 * 60 * 1000));
+    ok("put", store.put_telegram_code(&fresh)).await;
+    assert_eq!(
+        ok("take", store.take_telegram_code(&fresh.hash, now)).await,
+        Some(fresh.clone()),
+        "a usable code is taken"
+    );
+    assert_eq!(
+        ok("take again", store.take_telegram_code(&fresh.hash, now)).await,
+        None,
+        "a code works once"
+    );
+    assert_eq!(
+        ok(
+            "unknown",
+            store.take_telegram_code(&TokenHash::of("code-guess"), now)
+        )
+        .await,
+        None
+    );
+
+    // Used after its expiry: not returned, and gone.
+    let short = code("code-short", now.plus_millis(60 * 60 * 1000));
+    ok("put", store.put_telegram_code(&short)).await;
+    let later = now.plus_millis(2 * 60 * 60 * 1000);
+    assert_eq!(
+        ok("expired", store.take_telegram_code(&short.hash, later)).await,
+        None
+    );
+    assert_eq!(
+        ok("expired, again", store.take_telegram_code(&short.hash, now)).await,
+        None
+    );
+
+    // Two concurrent takers: exactly one gets the code.
+    let raced = code("code-raced", now.plus_millis(60 * 60 * 1000));
+    ok("put", store.put_telegram_code(&raced)).await;
+    let takers: Vec<_> = (0..8)
+        .map(|_| {
+            let store = Arc::clone(&store);
+            let hash = raced.hash;
+            tokio::spawn(async move { store.take_telegram_code(&hash, now).await })
+        })
+        .collect();
+    let mut winners = 0;
+    for taker in takers {
+        let taken = taker
+            .await
+            .unwrap_or_else(|e| panic!("take task: {e}"))
+            .unwrap_or_else(|e| panic!("concurrent take failed: {e}"));
+        winners += usize::from(taken.is_some());
+    }
+    assert_eq!(winners, 1, "one of the concurrent takers gets the code");
 }
 
 async fn telegram_updates(store: SharedStore) {

@@ -20,3 +20,5 @@ mod fixtures;
 mod server;
 // A server spawned on a free port on either backend, and a GraphQL client.
 mod support;
+// Linking Telegram chats with one-time codes, unlinking, update de-duplication.
+mod telegram;
