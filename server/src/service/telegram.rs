@@ -161,8 +161,22 @@ pub async fn responses_of(
         if !assignments.iter().any(|a| a.person == person.id) {
             continue;
         }
-        let round_progress = progress::load(store, catalogue, &round).await?;
-        let mine = round_progress
+        // Only the person's own responses are read (not the whole round's): first which
+        // they are, from the assignments alone, then their progress from those reads.
+        let expected = progress::compute(catalogue, &round, &assignments, &[]);
+        let keys: Vec<_> = expected
+            .people
+            .into_iter()
+            .find(|p| p.person == person.id)
+            .map(|p| p.responses.into_iter().map(|r| r.key).collect())
+            .unwrap_or_default();
+        let reads = keys.iter().map(|key| store.response(key));
+        let responses: Vec<_> = futures_util::future::try_join_all(reads)
+            .await?
+            .into_iter()
+            .flatten()
+            .collect();
+        let mine = progress::compute(catalogue, &round, &assignments, &responses)
             .people
             .into_iter()
             .find(|p| p.person == person.id)
