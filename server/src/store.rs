@@ -209,6 +209,14 @@ pub trait Store: Send + Sync + fmt::Debug {
     async fn remove_assignment(&self, assignment: &Assignment) -> Result<bool, StoreError>;
     /// The assignments of a round, by organisation, person, role.
     async fn assignments(&self, round: &RoundId) -> Result<Vec<Assignment>, StoreError>;
+    /// The assignments of one person for one organisation in a round, by role: what an
+    /// access check needs, without reading the whole round's.
+    async fn assignments_of(
+        &self,
+        round: &RoundId,
+        organisation: &OrganisationId,
+        person: &PersonId,
+    ) -> Result<Vec<Assignment>, StoreError>;
 
     /// Applies a request to a response atomically with its events, idempotently on the
     /// request's key: the same key with the same request returns the first receipt

@@ -30,6 +30,9 @@ pub const CHECKS: &[(&str, Check)] = &[
     ("rounds and assignments", |s| {
         Box::pin(rounds_and_assignments(s))
     }),
+    ("one person's assignments", |s| {
+        Box::pin(assignments_of_one_person(s))
+    }),
     ("answers with their events", |s| {
         Box::pin(answers_with_events(s))
     }),
@@ -266,6 +269,55 @@ async fn rounds_and_assignments(store: SharedStore) {
         ok("list", store.assignments(&round.id)).await,
         vec![more_areas]
     );
+}
+
+async fn assignments_of_one_person(store: SharedStore) {
+    let assignment = |round: &str, organisation: &str, person: &str, role: Role| Assignment {
+        round: id(RoundId::parse(round)),
+        organisation: id(OrganisationId::parse(organisation)),
+        person: id(PersonId::parse(person)),
+        role,
+    };
+    let focal = assignment("r-2026", "unicef", "p-ana", Role::FocalPoint);
+    let learner = assignment("r-2026", "unicef", "p-ana", Role::LearningParticipant);
+    // Neighbours whose keys share a prefix or sort next to hers.
+    let others = [
+        assignment("r-2026", "unicef", "p-ana-2", Role::FocalPoint),
+        assignment("r-2026", "unicef", "p-an", Role::FocalPoint),
+        assignment("r-2026", "unicef-x", "p-ana", Role::FocalPoint),
+        assignment("r-2026", "unice", "p-ana", Role::IndependentRater),
+        assignment("r-2027", "unicef", "p-ana", Role::IndependentRater),
+    ];
+    for a in others.iter().chain([&learner, &focal]) {
+        ok("assign", store.put_assignment(a)).await;
+    }
+    let of = |round: &str, organisation: &str, person: &str| {
+        let store = Arc::clone(&store);
+        let (round, organisation, person) = (
+            id(RoundId::parse(round)),
+            id(OrganisationId::parse(organisation)),
+            id(PersonId::parse(person)),
+        );
+        async move {
+            ok(
+                "assignments of",
+                store.assignments_of(&round, &organisation, &person),
+            )
+            .await
+        }
+    };
+    assert_eq!(
+        of("r-2026", "unicef", "p-ana").await,
+        vec![focal.clone(), learner.clone()],
+        "hers, by role name, and no neighbour's"
+    );
+    assert_eq!(
+        of("r-2026", "unicef", "p-ana-2").await,
+        vec![others[0].clone()]
+    );
+    assert_eq!(of("r-2026", "unicef", "p-nobody").await, vec![]);
+    assert!(ok("remove", store.remove_assignment(&focal)).await);
+    assert_eq!(of("r-2026", "unicef", "p-ana").await, vec![learner]);
 }
 
 async fn answers_with_events(store: SharedStore) {

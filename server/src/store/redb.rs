@@ -878,6 +878,36 @@ impl Store for RedbStore {
         Ok(assignments)
     }
 
+    async fn assignments_of(
+        &self,
+        round: &RoundId,
+        organisation: &OrganisationId,
+        person: &PersonId,
+    ) -> Result<Vec<Assignment>, StoreError> {
+        // The fields `<org>/<person>/<role>` of one person sort together: a short range
+        // from the prefix to the same text with `0`, the character after `/`.
+        let prefix = format!("{organisation}/{person}/");
+        let end = format!("{organisation}/{person}0");
+        let mut assignments = self.read(|txn| {
+            let table = txn.open_table(ASSIGNMENTS).map_err(db_err)?;
+            let mut out = Vec::new();
+            for entry in table
+                .range((round.as_str(), prefix.as_str())..(round.as_str(), end.as_str()))
+                .map_err(db_err)?
+            {
+                let (key, bytes) = entry.map_err(db_err)?;
+                if !key.value().1.starts_with(&prefix) {
+                    continue;
+                }
+                let record: AssignmentRecord = decode("assignment", bytes.value())?;
+                out.push(Assignment::try_from(record)?);
+            }
+            Ok(out)
+        })?;
+        assignments.sort_by(|a, b| a.role.as_str().cmp(b.role.as_str()));
+        Ok(assignments)
+    }
+
     async fn execute(&self, request: &ResponseRequest) -> Result<Receipt, StoreError> {
         let request = request.clone();
         let request_fingerprint = fingerprint(&request);

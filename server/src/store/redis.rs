@@ -40,7 +40,7 @@ use super::{Backend, Receipt, ResponseRequest, Store, StoreError, UPDATE_MEMORY_
 use crate::domain::{
     ApiToken, Assignment, CurrentAnswer, EventKind, LinkToken, Organisation, OrganisationId,
     Person, PersonId, QuestionId, Response, ResponseEvent, ResponseId, ResponseKey, ResponseMeta,
-    ResponseStatus, Round, RoundId, TelegramChatId, TelegramLinkCode, Timestamp, TokenHash,
+    ResponseStatus, Role, Round, RoundId, TelegramChatId, TelegramLinkCode, Timestamp, TokenHash,
     TokenId, ValidationRecord,
 };
 
@@ -773,6 +773,30 @@ impl Store for RedisStore {
                 b.role.as_str(),
             ))
         });
+        Ok(assignments)
+    }
+
+    async fn assignments_of(
+        &self,
+        round: &RoundId,
+        organisation: &OrganisationId,
+        person: &PersonId,
+    ) -> Result<Vec<Assignment>, StoreError> {
+        let mut con = self.connection()?;
+        // The person's fields are known: one per role name.
+        let mut command = redis::cmd("HMGET");
+        command.arg(self.keys.round(round).assignments);
+        for role in Role::NAMES {
+            command.arg(format!("{organisation}/{person}/{role}"));
+        }
+        let values: Vec<Option<Vec<u8>>> =
+            command.query_async(&mut con).await.map_err(unavailable)?;
+        let mut assignments = values
+            .iter()
+            .flatten()
+            .map(|bytes| from_json::<AssignmentRecord, Assignment>("assignment", bytes))
+            .collect::<Result<Vec<_>, _>>()?;
+        assignments.sort_by(|a, b| a.role.as_str().cmp(b.role.as_str()));
         Ok(assignments)
     }
 
