@@ -25,8 +25,15 @@ use teloxide::dptree::deps;
 use teloxide::types::{Chat, Update};
 use teloxide_tests::{MockBot, MockCallbackQuery, MockMessageText, MockPrivateChat, MockUser};
 
-/// Chats walking through the component at once.
-const CHATS: i64 = 160;
+/// Chats walking through the component at once, each for its own organisation of the
+/// round (`STAGEWISE_BENCH_CHATS`, default 160).
+fn chats() -> i64 {
+    std::env::var("STAGEWISE_BENCH_CHATS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(160)
+}
 const FIRST_CHAT: i64 = 700_000;
 
 fn workspace() -> std::path::PathBuf {
@@ -99,7 +106,7 @@ async fn arrange(state: &server::app::AppState) -> String {
     let store = &state.store;
     let round = RoundId::parse("bench-2026").expect("id");
     let mut organisations = Vec::new();
-    for n in 0..CHATS {
+    for n in 0..chats() {
         let organisation = OrganisationId::parse(&format!("org-{n}")).expect("id");
         store
             .put_organisation(
@@ -196,7 +203,7 @@ async fn run() {
         .filter(|q| q.id.starts_with("1.1/activity/"))
         .count();
     let mut updates = Vec::new();
-    let scripts: Vec<Vec<Update>> = (0..CHATS)
+    let scripts: Vec<Vec<Update>> = (0..chats())
         .map(|n| script(FIRST_CHAT + n, activities))
         .collect();
     // Interleaved, as chats talk at the same time; each chat's updates stay in order.
@@ -222,7 +229,7 @@ async fn run() {
 
     // Check the work was done: every chat's component 1.1 has its required answers.
     let mut complete = 0;
-    for n in 0..CHATS {
+    for n in 0..chats() {
         let target = bot::api::Target {
             round_id: "bench-2026".to_owned(),
             organisation_id: format!("org-{n}"),
@@ -245,13 +252,15 @@ async fn run() {
     let sent = bot.get_responses().sent_messages.len();
     let rate = total as f64 / elapsed.as_secs_f64();
     println!(
-        "bot updates: {total} updates from {CHATS} chats in {:.2} s = {rate:.0} updates/s \
-         (target 1000/s: {:.2}x); {sent} messages sent; {complete}/{CHATS} chats completed \
+        "bot updates: {total} updates from {} chats in {:.2} s = {rate:.0} updates/s \
+         (target 1000/s: {:.2}x); {sent} messages sent; {complete}/{} chats completed \
          component 1.1 (redb)",
+        chats(),
         elapsed.as_secs_f64(),
-        rate / 1000.0
+        rate / 1000.0,
+        chats()
     );
-    assert_eq!(complete, CHATS, "every walk-through completed");
+    assert_eq!(complete, chats(), "every walk-through completed");
     let _ = stop.send(());
     let _ = server.await;
 }
