@@ -349,6 +349,15 @@ pub struct AnswerInput {
     pub value: Value,
 }
 
+/// What a save recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Saved {
+    /// The response's last seq after the save.
+    pub seq: u64,
+    /// Where the respondent continues after the (first) question saved.
+    pub next: Option<Next>,
+}
+
 /// Everything the bot asks of the server, for the chat named in each call.
 #[async_trait]
 pub trait Backend: Send + Sync {
@@ -383,7 +392,8 @@ pub trait Backend: Send + Sync {
         question_id: Option<&str>,
     ) -> ApiResult<ResponseView>;
     /// Saves answers atomically, with an idempotency key; only if the response's last
-    /// event is `expected_seq` when given. Returns the response's new last seq.
+    /// event is `expected_seq` when given. Returns the response's new last seq and the
+    /// question that comes after the first one saved (one request for both).
     async fn save(
         &self,
         chat: i64,
@@ -391,7 +401,7 @@ pub trait Backend: Send + Sync {
         idempotency_key: &str,
         answers: Vec<AnswerInput>,
         expected_seq: Option<u64>,
-    ) -> ApiResult<u64>;
+    ) -> ApiResult<Saved>;
     /// Submits the response.
     async fn submit(&self, chat: i64, target: &Target, idempotency_key: &str) -> ApiResult<()>;
 }

@@ -154,11 +154,24 @@ impl Ctx {
         after: Option<&str>,
         seq: Option<u64>,
     ) -> Result<(), AskError> {
-        match self
+        let next = self
             .backend
             .next_question(self.chat.0, target, after)
-            .await?
-        {
+            .await?;
+        self.show_next(target, next, seq).await
+    }
+
+    /// Asks `next`, or says that everything is answered when there is none.
+    ///
+    /// # Errors
+    /// Whatever the server answered.
+    pub async fn show_next(
+        &self,
+        target: &Target,
+        next: Option<Next>,
+        seq: Option<u64>,
+    ) -> Result<(), AskError> {
+        match next {
             Some(next) => {
                 self.ask(target, &next.question_id.clone(), Some(&next), seq)
                     .await

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use async_trait::async_trait;
 use bot::api::{
     AnswerInput, AnswerView, ApiError, ApiResult, Assigned, Backend, Channel, ComponentView,
-    DriverText, Me, Next, PillarCount, QuestionKind, QuestionView, ResponseView, ScalePoint,
+    DriverText, Me, Next, PillarCount, QuestionKind, QuestionView, ResponseView, Saved, ScalePoint,
     StageText, Target, Value,
 };
 use bot::dialogue::State;
@@ -318,9 +318,10 @@ impl Backend for Fake {
         idempotency_key: &str,
         answers: Vec<AnswerInput>,
         expected_seq: Option<u64>,
-    ) -> ApiResult<u64> {
+    ) -> ApiResult<Saved> {
         self.check()?;
-        self.with(|s| {
+        let first = answers.first().map(|a| a.question_id.clone());
+        let seq = self.with(|s| {
             if s.submitted || expected_seq.is_some_and(|e| e != s.last_seq) {
                 return Err(ApiError::Conflict {
                     message: "changed".to_owned(),
@@ -342,7 +343,9 @@ impl Backend for Fake {
                 );
             }
             Ok(s.last_seq)
-        })
+        })?;
+        let next = self.next_question(0, &target(), first.as_deref()).await?;
+        Ok(Saved { seq, next })
     }
 
     async fn submit(&self, _chat: i64, _target: &Target, _key: &str) -> ApiResult<()> {

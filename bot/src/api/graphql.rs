@@ -16,7 +16,7 @@ use serde_json::{Value as Json, json};
 use super::{
     AnswerInput, AnswerView, ApiError, ApiResult, Assigned, Backend, Channel, ComponentView,
     DriverText, Evidence, Me, NamedActivity, Next, PillarCount, QuestionKind, QuestionView,
-    ResponseView, ScalePoint, StageText, Target, Value,
+    ResponseView, Saved, ScalePoint, StageText, Target, Value,
 };
 
 /// The header that names the chat the bot acts for.
@@ -38,8 +38,9 @@ const QUESTION: &str = "query($i: String!, $v: Int!, $q: String!) { \
     stages { stage title text } drivers { name keyQuestion } activities { number } } } } }";
 const ANSWER_FIELDS: &str = "questionId seq channel value { stage rating text lines date \
     evidence { kind text file { name size telegramFileId } } activities { name rating } }";
-const SAVE: &str =
-    "mutation($input: SaveAnswersInput!) { saveAnswers(input: $input) { events { seq } } }";
+const SAVE: &str = "mutation($input: SaveAnswersInput!, $after: String) { \
+    saveAnswers(input: $input) { events { seq } \
+    response { nextQuestion(after: $after) { questionId position total requiredRemaining } } } }";
 const SUBMIT: &str =
     "mutation($input: SubmitResponseInput!) { submitResponse(input: $input) { replayed } }";
 
@@ -331,6 +332,24 @@ struct SaveData {
 #[derive(Deserialize)]
 struct SavedWire {
     events: Vec<SeqWire>,
+    response: SavedResponseWire,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SavedResponseWire {
+    next_question: Option<NextWire>,
+}
+
+impl NextWire {
+    fn into_next(self) -> Next {
+        Next {
+            question_id: self.question_id,
+            position: self.position,
+            total: self.total,
+            required_remaining: self.required_remaining,
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -404,12 +423,7 @@ impl Backend for GraphqlBackend {
         let data: NextData = self
             .call(Some(chat), NEXT, json!({ "r": target, "after": after }))
             .await?;
-        Ok(data.next_question.map(|n| Next {
-            question_id: n.question_id,
-            position: n.position,
-            total: n.total,
-            required_remaining: n.required_remaining,
-        }))
+        Ok(data.next_question.map(NextWire::into_next))
     }
 
     async fn question(
@@ -510,7 +524,8 @@ impl Backend for GraphqlBackend {
         idempotency_key: &str,
         answers: Vec<AnswerInput>,
         expected_seq: Option<u64>,
-    ) -> ApiResult<u64> {
+    ) -> ApiResult<Saved> {
+        let after = answers.first().map(|a| a.question_id.clone());
         let data: SaveData = self
             .call(
                 Some(chat),
@@ -520,10 +535,17 @@ impl Backend for GraphqlBackend {
                     "idempotencyKey": idempotency_key,
                     "answers": answers,
                     "expectedSeq": expected_seq,
-                } }),
+                }, "after": after }),
             )
             .await?;
-        Ok(data.save_answers.events.last().map_or(0, |e| e.seq))
+        Ok(Saved {
+            seq: data.save_answers.events.last().map_or(0, |e| e.seq),
+            next: data
+                .save_answers
+                .response
+                .next_question
+                .map(NextWire::into_next),
+        })
     }
 
     async fn submit(&self, chat: i64, target: &Target, idempotency_key: &str) -> ApiResult<()> {

@@ -255,10 +255,11 @@ async fn answer_button(
             expected,
         )
         .await;
-    let new_seq = match saved {
-        Ok(seq) => seq,
+    let saved = match saved {
+        Ok(saved) => saved,
         Err(error) => return ctx.fail(&error).await,
     };
+    let new_seq = saved.seq;
     if prompt.kind == QuestionKind::OtherActivities {
         let name = prompt.pending_activity.clone().unwrap_or_default();
         let tag = tag_of(new_seq);
@@ -279,7 +280,7 @@ async fn answer_button(
         return Ok(());
     }
     let outcome = ctx
-        .continue_after(&prompt.target, Some(&prompt.question_id), Some(new_seq))
+        .show_next(&prompt.target, saved.next, Some(new_seq))
         .await;
     ctx.settle(outcome).await
 }
@@ -439,10 +440,11 @@ async fn save_and_go_on(
             expected,
         )
         .await;
-    let seq = match saved {
-        Ok(seq) => seq,
+    let saved = match saved {
+        Ok(saved) => saved,
         Err(error) => return ctx.fail(&error).await,
     };
+    let seq = saved.seq;
     if prompt.kind == QuestionKind::Evidence {
         let tag = tag_of(seq);
         let question_id = prompt.question_id.clone();
@@ -456,9 +458,7 @@ async fn save_and_go_on(
             .await?;
         return Ok(());
     }
-    let outcome = ctx
-        .continue_after(&prompt.target, Some(&prompt.question_id), Some(seq))
-        .await;
+    let outcome = ctx.show_next(&prompt.target, saved.next, Some(seq)).await;
     ctx.settle(outcome).await
 }
 
