@@ -648,6 +648,29 @@ async fn refuses_what_is_out_of_date_and_survives_an_outage() {
     assert_eq!(notice(&bot), Some(texts::already_submitted()));
 }
 
+/// After a restart the conversation is forgotten: a button that is still current works,
+/// judged by the server alone; one whose question was answered since does not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn buttons_survive_a_restart() {
+    let fake = Fake::new(true);
+    let mut bot = mock(text("/continue"), &fake);
+    bot.dispatch().await;
+    let stage_4 = button(&bot, "4");
+    // A new storage: the bot restarted.
+    let backend: Arc<dyn Backend> = Arc::clone(&fake) as Arc<dyn Backend>;
+    bot.dependencies(deps![backend, Outbox::direct(), Storage::new()]);
+    step(&mut bot, press(&stage_4)).await;
+    assert_eq!(notice(&bot), None);
+    assert_eq!(fake.answer("1.1/stage"), Some(Value::Stage(4)));
+    assert!(sent(&bot)[0].contains("Text of 1.1/rationale"));
+    // Restarted again: the same button is now stale (its answer is newer than it).
+    let backend: Arc<dyn Backend> = Arc::clone(&fake) as Arc<dyn Backend>;
+    bot.dependencies(deps![backend, Outbox::direct(), Storage::new()]);
+    step(&mut bot, press(&stage_4)).await;
+    assert_eq!(notice(&bot), Some(texts::stale_button()));
+    assert_eq!(fake.answer("1.1/stage"), Some(Value::Stage(4)));
+}
+
 /// The commands: help, progress, component (with a description too long for one message,
 /// split at paragraphs), review, submit (missing,
 /// then confirmed), unlink.

@@ -1,7 +1,8 @@
 //! The walk-through: button presses, text answers and uploaded documents for the question
 //! on screen. A press is checked twice before anything is saved: against the question
 //! the conversation shows (its tag), and against the server (the response is still a
-//! draft, and the question's answer has not changed since the prompt was shown). A stale
+//! draft, and the question's answer has not changed since the prompt was shown). When the
+//! conversation was forgotten (a restart), the server's check alone decides. A stale
 //! press gets a notice and changes nothing.
 
 use std::sync::Arc;
@@ -123,9 +124,16 @@ pub async fn on_callback(
                     if prompt.question_id == callback.question
                         && prompt.tag == callback.prompt_tag =>
                 {
-                    prompt
+                    Some(prompt)
                 }
-                _ => {
+                // The conversation was forgotten (a restart): the press is judged by the
+                // server alone, below.
+                State::Idle => prompt_from_press(&ctx, &callback).await,
+                _ => None,
+            };
+            let prompt = match prompt {
+                Some(prompt) => prompt,
+                None => {
                     ctx.out
                         .answer_callback(query.id, Some(&texts::stale_button()))
                         .await?;
@@ -165,6 +173,24 @@ pub async fn on_callback(
             }
         }
     }
+}
+
+/// The prompt a press belongs to, rebuilt from the press and the server when the
+/// conversation has no state; `None` when the question is not one of the person's.
+async fn prompt_from_press(ctx: &Ctx, callback: &Callback) -> Option<Prompt> {
+    let target = ctx.target().await.ok()??;
+    let view = ctx
+        .backend
+        .question(ctx.chat.0, &target, &callback.question)
+        .await
+        .ok()?;
+    Some(Prompt {
+        target,
+        question_id: view.id.clone(),
+        kind: view.kind,
+        tag: callback.prompt_tag,
+        pending_activity: None,
+    })
 }
 
 async fn show_help(ctx: &Ctx, state: &State, callback: &Callback) -> HandlerResult {
