@@ -256,3 +256,64 @@ async fn a_focal_point_links_answers_reviews_and_cannot_submit_early() {
     drop(bot);
     server.stop().await;
 }
+
+/// The same walk-through serves the outcome protocol: a senior manager answers its first
+/// question in Telegram, and the server records it with its channel.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_senior_manager_answers_the_outcome_protocol() {
+    let server = TestServer::spawn(StoreBackend::Redb).await;
+    fixtures::arrange(&server).await;
+    let bot_token = server.token(TokenRole::Bot).await;
+    let backend: Arc<dyn Backend> = Arc::new(
+        GraphqlBackend::new(&server.url, bot_token.into(), Duration::from_secs(10))
+            .expect("client"),
+    );
+    let ben = || {
+        MockMessageText::new().chat(
+            teloxide_tests::MockPrivateChat::new()
+                .id(fixtures::BEN_CHAT)
+                .build(),
+        )
+    };
+    let mut bot: Mock = MockBot::new(ben().text("/continue"), handler_tree());
+    bot.dependencies(deps![
+        Arc::clone(&backend),
+        Outbox::direct(),
+        Storage::new()
+    ]);
+    bot.dispatch().await;
+    let state: State = bot.get_state().await;
+    let State::Asking(prompt) = state else {
+        panic!("no question on screen: {state:?}");
+    };
+    assert_eq!(prompt.target.instrument, "jiu-rbm-outcomes@1");
+    assert_eq!(prompt.target.person_id.as_deref(), Some("p-ben"));
+    let first = prompt.question_id.clone();
+
+    bot.update(ben().text("Our outcomes are reviewed every year."));
+    bot.dispatch().await;
+    let state: State = bot.get_state().await;
+    let State::Asking(next) = state else {
+        panic!("no next question: {state:?}");
+    };
+    assert_ne!(next.question_id, first, "the walk-through moved on");
+
+    let read = server
+        .admin(
+            "query($r: ResponseRefInput!, $q: String!) { response(response: $r) \
+             { answer(questionId: $q) { channel value { text } } } }",
+            json!({ "r": fixtures::outcomes("unicef", "p-ben"), "q": first }),
+        )
+        .await;
+    assert_eq!(
+        data(&read)["response"]["answer"],
+        json!({ "channel": "TELEGRAM", "value": { "text": "Our outcomes are reviewed every year." } })
+    );
+
+    bot.update(ben().text("/progress"));
+    bot.dispatch().await;
+    let progress = sent(&bot).join("\n");
+    assert!(progress.contains("JIU RBM 2026 — "), "{progress}");
+    drop(bot);
+    server.stop().await;
+}
