@@ -4,9 +4,15 @@
 //! every button carries the question it answers and a short round-trip tag of the prompt
 //! it was sent with; the handler compares both with the server's current question and
 //! rejects a stale press. Encoding is strict both ways: `decode(encode(x)) == x`, and
-//! anything else a client sends is an error, never a guess.
+//! anything else a client sends is an error, never a guess. The keyboards themselves are
+//! built here too, from a question's kind.
 
 use std::fmt;
+
+use teloxide::types::{InlineKeyboardButton, InlineKeyboardMarkup};
+
+use crate::api::{QuestionKind, QuestionView, ScalePoint};
+use crate::texts;
 
 /// Telegram's limit on callback data, in bytes.
 pub const MAX_CALLBACK_BYTES: usize = 64;
@@ -20,8 +26,14 @@ pub enum Action {
     Answer(u8),
     /// Skip an optional question.
     Skip,
-    /// Show the help of the question (stage descriptors, indicators, drivers).
+    /// Show the help of the question: the stage descriptors of its component.
     Help,
+    /// Show the component's description, performance indicators and drivers.
+    Info,
+    /// Confirm the action the button was sent with (submitting).
+    Confirm,
+    /// Cancel it.
+    Cancel,
 }
 
 /// The data behind one inline button.
@@ -113,6 +125,94 @@ impl Callback {
     }
 }
 
+/// The pseudo-question of the submit confirmation buttons.
+pub const SUBMIT: &str = "submit";
+
+fn button(label: String, action: Action, question: &str, tag: u16) -> InlineKeyboardButton {
+    let data = Callback {
+        action,
+        question: question.to_owned(),
+        prompt_tag: tag,
+    }
+    .encode()
+    // Question ids come from the catalogue, checked to fit (tests/e2e buttons.rs); one
+    // that did not would get an inert button rather than a crash.
+    .unwrap_or_default();
+    InlineKeyboardButton::callback(label, data)
+}
+
+fn scale_row(question: &str, tag: u16, scale: &[ScalePoint]) -> Vec<InlineKeyboardButton> {
+    scale
+        .iter()
+        .map(|point| {
+            button(
+                point.value.to_string(),
+                Action::Answer(point.value),
+                question,
+                tag,
+            )
+        })
+        .collect()
+}
+
+/// The buttons of a question: stages 1–5 with the descriptors and the component's
+/// description; a scale with skip; Done for lists; Skip for other optional questions.
+pub fn for_question(view: &QuestionView, tag: u16) -> Option<InlineKeyboardMarkup> {
+    let id = view.id.as_str();
+    let mut rows = Vec::new();
+    match view.kind {
+        QuestionKind::Stage => {
+            rows.push(
+                (1..=5)
+                    .map(|stage| button(stage.to_string(), Action::Answer(stage), id, tag))
+                    .collect(),
+            );
+            let mut help = vec![button(texts::descriptors_label(), Action::Help, id, tag)];
+            if view.component.is_some() {
+                help.push(button(texts::about_label(), Action::Info, id, tag));
+            }
+            rows.push(help);
+        }
+        QuestionKind::Rating => rows.push(scale_row(id, tag, &view.scale)),
+        QuestionKind::Evidence | QuestionKind::OtherActivities => {
+            rows.push(vec![button(texts::done_label(), Action::Skip, id, tag)]);
+        }
+        _ => {}
+    }
+    if !view.required
+        && !matches!(
+            view.kind,
+            QuestionKind::Evidence | QuestionKind::OtherActivities
+        )
+    {
+        rows.push(vec![button(texts::skip_label(), Action::Skip, id, tag)]);
+    }
+    (!rows.is_empty()).then(|| InlineKeyboardMarkup::new(rows))
+}
+
+/// The rating buttons of an activity the organisation just named.
+pub fn for_named_activity(view: &QuestionView, tag: u16) -> InlineKeyboardMarkup {
+    InlineKeyboardMarkup::new(vec![scale_row(&view.id, tag, &view.scale)])
+}
+
+/// Done, to end a list (evidence, own activities).
+pub fn done(question: &str, tag: u16) -> InlineKeyboardMarkup {
+    InlineKeyboardMarkup::new(vec![vec![button(
+        texts::done_label(),
+        Action::Skip,
+        question,
+        tag,
+    )]])
+}
+
+/// Submit now / not yet.
+pub fn confirm_submit(tag: u16) -> InlineKeyboardMarkup {
+    InlineKeyboardMarkup::new(vec![vec![
+        button(texts::confirm_submit_label(), Action::Confirm, SUBMIT, tag),
+        button(texts::cancel_label(), Action::Cancel, SUBMIT, tag),
+    ]])
+}
+
 struct ActionCode(Action);
 
 impl fmt::Display for ActionCode {
@@ -121,6 +221,9 @@ impl fmt::Display for ActionCode {
             Action::Answer(value) => write!(f, "a{value}"),
             Action::Skip => f.write_str("s"),
             Action::Help => f.write_str("h"),
+            Action::Info => f.write_str("i"),
+            Action::Confirm => f.write_str("c"),
+            Action::Cancel => f.write_str("n"),
         }
     }
 }
@@ -129,6 +232,9 @@ fn parse_action(code: &str) -> Option<Action> {
     match code {
         "s" => Some(Action::Skip),
         "h" => Some(Action::Help),
+        "i" => Some(Action::Info),
+        "c" => Some(Action::Confirm),
+        "n" => Some(Action::Cancel),
         _ => {
             let digit = code.strip_prefix('a')?;
             // One digit only: stages go to 5 and ratings to 3.
@@ -196,6 +302,9 @@ mod tests {
             (0u8..=9).prop_map(Action::Answer),
             Just(Action::Skip),
             Just(Action::Help),
+            Just(Action::Info),
+            Just(Action::Confirm),
+            Just(Action::Cancel),
         ]
     }
 

@@ -1,7 +1,61 @@
-//! `stagewise-bot`: the Telegram front-end. The handler tree arrives with the bot issue;
-//! today the binary only states that.
+//! `stagewise-bot`: load the configuration, build the GraphQL client and the throttled
+//! Telegram bot, and poll Telegram for updates until stopped (Ctrl-C).
 
-fn main() -> std::process::ExitCode {
-    eprintln!("stagewise-bot: the Telegram handlers are not part of this build yet; see README.md");
-    std::process::ExitCode::FAILURE
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use bot::api::Backend;
+use bot::api::graphql::GraphqlBackend;
+use bot::outbox::Outbox;
+use bot::{Storage, config, handler_tree};
+use secrecy::ExposeSecret;
+use teloxide::prelude::*;
+use teloxide::types::BotCommand;
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let config_dir = std::env::var("STAGEWISE_CONFIG_DIR")
+        .unwrap_or_else(|_| config::DEFAULT_CONFIG_DIR.to_owned());
+    let settings = config::load(std::path::Path::new(&config_dir))
+        .map_err(|e| anyhow::anyhow!("{e}"))
+        .context("failed to load the bot's configuration")?;
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new(settings.log_filter.clone()));
+    tracing_subscriber::fmt().with_env_filter(filter).init();
+    let secrets = config::secrets().context("failed to read the bot's secrets")?;
+
+    let backend: Arc<dyn Backend> = Arc::new(
+        GraphqlBackend::new(
+            &settings.server_url,
+            secrets.api_token,
+            Duration::from_secs(settings.request_timeout_secs),
+        )
+        .context("failed to build the GraphQL client")?,
+    );
+    let api_url = settings
+        .telegram_api_url
+        .parse()
+        .context("failed to parse telegram_api_url")?;
+    let bot = Bot::new(secrets.telegram_token.expose_secret()).set_api_url(api_url);
+    let commands: Vec<BotCommand> = bot::texts::command_menu()
+        .into_iter()
+        .map(|(command, description)| BotCommand::new(command, description))
+        .collect();
+    if let Err(error) = bot.set_my_commands(commands).await {
+        tracing::warn!(%error, "could not set the command menu");
+    }
+    tracing::info!(server = %settings.server_url, "polling Telegram for updates");
+    Dispatcher::builder(bot.clone(), handler_tree())
+        .dependencies(dptree::deps![
+            backend,
+            Outbox::throttled(bot),
+            Storage::new()
+        ])
+        .enable_ctrlc_handler()
+        .build()
+        .dispatch()
+        .await;
+    Ok(())
 }

@@ -30,6 +30,28 @@ pub struct Settings {
     pub server: ServerSettings,
     /// The GraphQL endpoint.
     pub graphql: GraphqlSettings,
+    /// Linking Telegram chats to people.
+    pub telegram: TelegramSettings,
+}
+
+/// `[telegram]`
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TelegramSettings {
+    /// The bot's username without `@`, for deep links `https://t.me/<username>?start=<code>`;
+    /// empty when no bot is set up (linking codes are then typed as `/start <code>`).
+    pub bot_username: String,
+    /// Seconds a linking code works after it is made.
+    pub link_code_ttl_secs: u64,
+}
+
+impl Default for TelegramSettings {
+    fn default() -> Self {
+        Self {
+            bot_username: String::new(),
+            link_code_ttl_secs: 7 * 24 * 60 * 60,
+        }
+    }
 }
 
 /// `[server]`

@@ -8,6 +8,7 @@ pub mod organisation;
 pub mod person;
 pub mod response;
 pub mod round;
+pub mod telegram;
 pub mod time;
 pub mod token;
 
@@ -25,5 +26,6 @@ pub use response::{
     ResponseKey, ResponseMeta, ResponseStatus,
 };
 pub use round::{Assignment, Role, Round, RoundStatus, ValidationRecord};
+pub use telegram::TelegramLinkCode;
 pub use time::Timestamp;
 pub use token::{ApiToken, LinkBinding, LinkToken, TokenHash, TokenRole};

@@ -10,3 +10,4 @@ pub mod profile;
 pub mod progress;
 pub mod report;
 pub mod views;
+pub mod telegram;

@@ -22,7 +22,8 @@ use async_trait::async_trait;
 use crate::domain::{
     Actor, ApiToken, Assignment, Channel, Command, CommandError, IdempotencyKey, LinkToken,
     Organisation, OrganisationId, Person, PersonId, Response, ResponseEvent, ResponseKey, Role,
-    Round, RoundId, RoundStatus, TelegramChatId, Timestamp, TokenHash, TokenId, ValidationRecord,
+    Round, RoundId, RoundStatus, TelegramChatId, TelegramLinkCode, Timestamp, TokenHash, TokenId,
+    ValidationRecord,
 };
 
 /// How long a Telegram update id is remembered for de-duplication. Telegram redelivers
@@ -223,6 +224,14 @@ pub trait Store: Send + Sync + fmt::Debug {
     async fn remove_assignment(&self, assignment: &Assignment) -> Result<bool, StoreError>;
     /// The assignments of a round, by organisation, person, role.
     async fn assignments(&self, round: &RoundId) -> Result<Vec<Assignment>, StoreError>;
+    /// The assignments of one person for one organisation in a round, by role: what an
+    /// access check needs, without reading the whole round's.
+    async fn assignments_of(
+        &self,
+        round: &RoundId,
+        organisation: &OrganisationId,
+        person: &PersonId,
+    ) -> Result<Vec<Assignment>, StoreError>;
 
     /// Applies a request to a response atomically with its events, idempotently on the
     /// request's key: the same key with the same request returns the first receipt
@@ -266,6 +275,17 @@ pub trait Store: Send + Sync + fmt::Debug {
     async fn link_token(&self, hash: &TokenHash) -> Result<Option<LinkToken>, StoreError>;
     /// Revokes a link token; returns whether it existed.
     async fn revoke_link_token(&self, hash: &TokenHash) -> Result<bool, StoreError>;
+
+    /// Stores a Telegram linking code under its hash.
+    async fn put_telegram_code(&self, code: &TelegramLinkCode) -> Result<(), StoreError>;
+    /// Takes the linking code with this hash: atomically removes it and returns it when
+    /// it is still usable at `now`. A code is therefore taken at most once; an expired
+    /// one is removed too and `None` returned.
+    async fn take_telegram_code(
+        &self,
+        hash: &TokenHash,
+        now: Timestamp,
+    ) -> Result<Option<TelegramLinkCode>, StoreError>;
 
     /// Remembers a Telegram update id; returns `true` the first time it is seen within
     /// [`UPDATE_MEMORY_MILLIS`] of `now`.

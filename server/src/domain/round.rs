@@ -94,6 +94,14 @@ pub enum Role {
 }
 
 impl Role {
+    /// The names of every role, as [`Role::as_str`] gives them.
+    pub const NAMES: [&'static str; 4] = [
+        "focal-point",
+        "senior-manager",
+        "independent-rater",
+        "learning-participant",
+    ];
+
     /// The role's name.
     pub fn as_str(&self) -> &'static str {
         match self {

@@ -570,6 +570,25 @@ impl ResponseObject {
             .unwrap_or_default()
     }
 
+    /// Where the respondent continues, as `Query.nextQuestion` says; handy in a
+    /// mutation's payload to save and learn the next question in one request.
+    async fn next_question(
+        &self,
+        #[graphql(
+            desc = "The question just shown (e.g. answered or skipped): the next unanswered question after it; without it, the first unanswered required question, else the first unanswered one."
+        )]
+        after: Option<String>,
+    ) -> async_graphql::Result<Option<NextQuestion>> {
+        let Some(instrument) = self.catalogue_instrument() else {
+            return Ok(None);
+        };
+        Ok(next_of(
+            instrument,
+            self.response.as_ref(),
+            after.as_deref(),
+        )?)
+    }
+
     /// Answered and required counts.
     async fn progress(&self) -> ResponseCompletion {
         let Some(instrument) = self.catalogue_instrument() else {
@@ -604,6 +623,36 @@ pub struct NextQuestion {
     pub total: usize,
     /// Required questions still unanswered.
     pub required_remaining: usize,
+}
+
+/// Where the respondent of `response` continues (see `Query.nextQuestion`).
+fn next_of(
+    instrument: &crate::catalogue::Instrument,
+    response: Option<&Response>,
+    after: Option<&str>,
+) -> Result<Option<NextQuestion>, GqlError> {
+    if let Some(after) = after
+        && instrument.question(after).is_none()
+    {
+        return Err(GqlError::bad_input(format!(
+            "`{}` is not a question of this instrument",
+            after.chars().take(100).collect::<String>()
+        )));
+    }
+    let required_remaining = answers::missing_required(instrument, response).len();
+    Ok(
+        answers::next_question(instrument, response, after).map(|q| NextQuestion {
+            question_id: q.id.clone(),
+            required: q.required,
+            position: instrument
+                .questions()
+                .iter()
+                .position(|other| other.id == q.id)
+                .map_or(0, |p| p + 1),
+            total: instrument.questions().len(),
+            required_remaining,
+        }),
+    )
 }
 
 /// What a change recorded.
@@ -885,37 +934,13 @@ impl AnsweringQuery {
             .require_response_reader(request.state.store.as_ref(), &key)
             .await
             .map_err(GqlError::from)?;
-        if let Some(after) = &after
-            && instrument.question(after).is_none()
-        {
-            return Err(GqlError::bad_input(format!(
-                "`{}` is not a question of this instrument",
-                after.chars().take(100).collect::<String>()
-            ))
-            .into());
-        }
         let current = request
             .state
             .store
             .response(&key)
             .await
             .map_err(GqlError::from)?;
-        let required_remaining = answers::missing_required(instrument, current.as_ref()).len();
-        Ok(
-            answers::next_question(instrument, current.as_ref(), after.as_deref()).map(|q| {
-                NextQuestion {
-                    question_id: q.id.clone(),
-                    required: q.required,
-                    position: instrument
-                        .questions()
-                        .iter()
-                        .position(|other| other.id == q.id)
-                        .map_or(0, |p| p + 1),
-                    total: instrument.questions().len(),
-                    required_remaining,
-                }
-            }),
-        )
+        Ok(next_of(instrument, current.as_ref(), after.as_deref())?)
     }
 }
 

@@ -125,6 +125,32 @@ impl Identity {
         }
     }
 
+    /// The bot, whatever chat the request names.
+    ///
+    /// # Errors
+    /// Unauthenticated, or forbidden for any other token.
+    pub fn require_bot(&self) -> Result<(), AccessError> {
+        self.require_any()?;
+        match self {
+            Self::Bot { .. } => Ok(()),
+            _ => Err(AccessError::Forbidden),
+        }
+    }
+
+    /// The chat the bot names in the request, linked or not (to link it).
+    ///
+    /// # Errors
+    /// Unauthenticated; forbidden for any other token or when no chat is named.
+    pub fn require_bot_chat(&self) -> Result<TelegramChatId, AccessError> {
+        self.require_any()?;
+        match self {
+            Self::Bot {
+                chat: Some(chat), ..
+            } => Ok(*chat),
+            _ => Err(AccessError::Forbidden),
+        }
+    }
+
     /// The person the bot acts for.
     ///
     /// # Errors
@@ -198,14 +224,18 @@ pub async fn owns(
     person: &Person,
     key: &ResponseKey,
 ) -> Result<bool, StoreError> {
-    let assignments = store.assignments(&key.round).await?;
+    if let Respondent::Person(id) = &key.respondent
+        && id != &person.id
+    {
+        return Ok(false);
+    }
     let organisation: &OrganisationId = &key.organisation;
-    let mut mine = assignments
-        .iter()
-        .filter(|a| a.person == person.id && &a.organisation == organisation);
+    let mine = store
+        .assignments_of(&key.round, organisation, &person.id)
+        .await?;
     Ok(match &key.respondent {
-        Respondent::Person(id) => id == &person.id && mine.next().is_some(),
-        Respondent::Organisation => mine.any(|a| a.role == Role::FocalPoint),
+        Respondent::Person(_) => !mine.is_empty(),
+        Respondent::Organisation => mine.iter().any(|a| a.role == Role::FocalPoint),
     })
 }
 

@@ -13,8 +13,8 @@ use crate::domain::{
     Actor, AnswerChange, AnswerValue, ApiToken, Assignment, Channel, Command, CommandError,
     EmailAddress, EventKind, IdempotencyKey, LinkBinding, LinkToken, Organisation, OrganisationId,
     Person, PersonId, QuestionId, Rating, Respondent, Response, ResponseKey, ResponseStatus, Role,
-    Round, RoundId, RoundStatus, Stage, TelegramChatId, Timestamp, TokenHash, TokenId, TokenRole,
-    ValidationRecord,
+    Round, RoundId, RoundStatus, Stage, TelegramChatId, TelegramLinkCode, Timestamp, TokenHash,
+    TokenId, TokenRole, ValidationRecord,
 };
 
 use super::{AuditAction, AuditEntry};
@@ -30,6 +30,9 @@ pub const CHECKS: &[(&str, Check)] = &[
     ("rounds and assignments", |s| {
         Box::pin(rounds_and_assignments(s))
     }),
+    ("one person's assignments", |s| {
+        Box::pin(assignments_of_one_person(s))
+    }),
     ("answers with their events", |s| {
         Box::pin(answers_with_events(s))
     }),
@@ -40,6 +43,7 @@ pub const CHECKS: &[(&str, Check)] = &[
     ("validations", |s| Box::pin(validations(s))),
     ("audit log", |s| Box::pin(audit_log(s))),
     ("tokens", |s| Box::pin(tokens(s))),
+    ("telegram linking codes", |s| Box::pin(telegram_codes(s))),
     ("telegram updates", |s| Box::pin(telegram_updates(s))),
     ("closed store", |s| Box::pin(closed_store(s))),
 ];
@@ -265,6 +269,55 @@ async fn rounds_and_assignments(store: SharedStore) {
         ok("list", store.assignments(&round.id)).await,
         vec![more_areas]
     );
+}
+
+async fn assignments_of_one_person(store: SharedStore) {
+    let assignment = |round: &str, organisation: &str, person: &str, role: Role| Assignment {
+        round: id(RoundId::parse(round)),
+        organisation: id(OrganisationId::parse(organisation)),
+        person: id(PersonId::parse(person)),
+        role,
+    };
+    let focal = assignment("r-2026", "unicef", "p-ana", Role::FocalPoint);
+    let learner = assignment("r-2026", "unicef", "p-ana", Role::LearningParticipant);
+    // Neighbours whose keys share a prefix or sort next to hers.
+    let others = [
+        assignment("r-2026", "unicef", "p-ana-2", Role::FocalPoint),
+        assignment("r-2026", "unicef", "p-an", Role::FocalPoint),
+        assignment("r-2026", "unicef-x", "p-ana", Role::FocalPoint),
+        assignment("r-2026", "unice", "p-ana", Role::IndependentRater),
+        assignment("r-2027", "unicef", "p-ana", Role::IndependentRater),
+    ];
+    for a in others.iter().chain([&learner, &focal]) {
+        ok("assign", store.put_assignment(a)).await;
+    }
+    let of = |round: &str, organisation: &str, person: &str| {
+        let store = Arc::clone(&store);
+        let (round, organisation, person) = (
+            id(RoundId::parse(round)),
+            id(OrganisationId::parse(organisation)),
+            id(PersonId::parse(person)),
+        );
+        async move {
+            ok(
+                "assignments of",
+                store.assignments_of(&round, &organisation, &person),
+            )
+            .await
+        }
+    };
+    assert_eq!(
+        of("r-2026", "unicef", "p-ana").await,
+        vec![focal.clone(), learner.clone()],
+        "hers, by role name, and no neighbour's"
+    );
+    assert_eq!(
+        of("r-2026", "unicef", "p-ana-2").await,
+        vec![others[0].clone()]
+    );
+    assert_eq!(of("r-2026", "unicef", "p-nobody").await, vec![]);
+    assert!(ok("remove", store.remove_assignment(&focal)).await);
+    assert_eq!(of("r-2026", "unicef", "p-ana").await, vec![learner]);
 }
 
 async fn answers_with_events(store: SharedStore) {
@@ -789,6 +842,70 @@ async fn tokens(store: SharedStore) {
         )
         .await
     );
+}
+
+async fn telegram_codes(store: SharedStore) {
+    // Real time: Redis expires the record on its own clock.
+    let now = Timestamp::now();
+    let code = |secret: &str, expires_at: Timestamp| TelegramLinkCode {
+        hash: TokenHash::of(secret),
+        person: id(PersonId::parse("p-ana")),
+        created_at: now,
+        expires_at,
+    };
+    let fresh = code("code-fresh", now.plus_millis(60 * 60 * 1000));
+    ok("put", store.put_telegram_code(&fresh)).await;
+    assert_eq!(
+        ok("take", store.take_telegram_code(&fresh.hash, now)).await,
+        Some(fresh.clone()),
+        "a usable code is taken"
+    );
+    assert_eq!(
+        ok("take again", store.take_telegram_code(&fresh.hash, now)).await,
+        None,
+        "a code works once"
+    );
+    assert_eq!(
+        ok(
+            "unknown",
+            store.take_telegram_code(&TokenHash::of("code-guess"), now)
+        )
+        .await,
+        None
+    );
+
+    // Used after its expiry: not returned, and gone.
+    let short = code("code-short", now.plus_millis(60 * 60 * 1000));
+    ok("put", store.put_telegram_code(&short)).await;
+    let later = now.plus_millis(2 * 60 * 60 * 1000);
+    assert_eq!(
+        ok("expired", store.take_telegram_code(&short.hash, later)).await,
+        None
+    );
+    assert_eq!(
+        ok("expired, again", store.take_telegram_code(&short.hash, now)).await,
+        None
+    );
+
+    // Two concurrent takers: exactly one gets the code.
+    let raced = code("code-raced", now.plus_millis(60 * 60 * 1000));
+    ok("put", store.put_telegram_code(&raced)).await;
+    let takers: Vec<_> = (0..8)
+        .map(|_| {
+            let store = Arc::clone(&store);
+            let hash = raced.hash;
+            tokio::spawn(async move { store.take_telegram_code(&hash, now).await })
+        })
+        .collect();
+    let mut winners = 0;
+    for taker in takers {
+        let taken = taker
+            .await
+            .unwrap_or_else(|e| panic!("take task: {e}"))
+            .unwrap_or_else(|e| panic!("concurrent take failed: {e}"));
+        winners += usize::from(taken.is_some());
+    }
+    assert_eq!(winners, 1, "one of the concurrent takers gets the code");
 }
 
 async fn telegram_updates(store: SharedStore) {

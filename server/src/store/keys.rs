@@ -23,6 +23,7 @@
 //! | `P:{t:<hash>}:api` | string | API token record (hash = hex SHA-256 of the secret) |
 //! | `P:api-tokens` | hash | token id → token hash |
 //! | `P:{l:<hash>}:link` | string | link token record |
+//! | `P:{c:<hash>}:tgcode` | string | Telegram linking code record; expires with the code |
 //! | `P:tg:<update id>` | string | Telegram update seen (expires after 48 h) |
 //!
 //! Only validated ids go into keys: slugs (`[a-z0-9-]`), response ids built from slugs
@@ -155,6 +156,11 @@ impl KeyLayout {
     /// A link token record.
     pub fn link_token(&self, hash: &TokenHash) -> String {
         format!("{}:{{l:{}}}:link", self.prefix, hash.to_hex())
+    }
+
+    /// A Telegram linking code record.
+    pub fn telegram_code(&self, hash: &TokenHash) -> String {
+        format!("{}:{{c:{}}}:tgcode", self.prefix, hash.to_hex())
     }
 
     /// A seen Telegram update.

@@ -14,7 +14,8 @@ use crate::domain::{
     DateValue, EventKind, EvidenceItem, EvidenceKind, FileRef, IdempotencyKey, LinkBinding,
     LinkToken, NamedRating, Organisation, OrganisationId, Person, PersonId, QuestionId, Rating,
     ResponseEvent, ResponseKey, ResponseMeta, ResponseStatus, Role, Round, RoundId, RoundStatus,
-    Stage, TelegramChatId, Timestamp, TokenHash, TokenId, TokenRole, ValidationRecord,
+    Stage, TelegramChatId, TelegramLinkCode, Timestamp, TokenHash, TokenId, TokenRole,
+    ValidationRecord,
 };
 use crate::domain::{EmailAddress, ResponseId};
 
@@ -1071,6 +1072,41 @@ impl LinkTokenRecord {
     /// Marks the record revoked.
     pub fn revoke(&mut self) {
         self.revoked = true;
+    }
+}
+
+/// A stored Telegram linking code.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TelegramCodeRecord {
+    v: u16,
+    hash: String,
+    person: String,
+    created_at: i64,
+    expires_at: i64,
+}
+
+impl From<&TelegramLinkCode> for TelegramCodeRecord {
+    fn from(c: &TelegramLinkCode) -> Self {
+        Self {
+            v: VERSION,
+            hash: c.hash.to_hex(),
+            person: c.person.to_string(),
+            created_at: c.created_at.millis(),
+            expires_at: c.expires_at.millis(),
+        }
+    }
+}
+
+impl TryFrom<TelegramCodeRecord> for TelegramLinkCode {
+    type Error = StoreError;
+    fn try_from(r: TelegramCodeRecord) -> Result<Self, StoreError> {
+        check_version("telegram code", r.v)?;
+        Ok(Self {
+            hash: TokenHash::from_hex(&r.hash).ok_or_else(|| corrupt("code hash", "not hex"))?,
+            person: parse("person id", PersonId::parse(&r.person))?,
+            created_at: Timestamp::from_millis(r.created_at),
+            expires_at: Timestamp::from_millis(r.expires_at),
+        })
     }
 }
 

@@ -32,6 +32,7 @@
 //! | `api_tokens` | token hash, hex (`&str`) | API token record |
 //! | `api_token_ids` | token id (`&str`) | token hash, hex (`&str`) |
 //! | `link_tokens` | token hash, hex (`&str`) | link token record |
+//! | `telegram_codes` | code hash, hex (`&str`) | Telegram linking code record |
 //! | `telegram_updates` | update id (`i64`) | when it was seen, ms since the epoch (`i64`) |
 //!
 //! # Writes: group commit
@@ -65,14 +66,15 @@ use super::cache::{Changes, Generation, RoundCache};
 use super::record::AuditRecord;
 use super::record::{
     AnswerRecord, ApiTokenRecord, AssignmentRecord, EventRecord, IdempotencyRecord,
-    LinkTokenRecord, MetaRecord, OrganisationRecord, PersonRecord, RoundRecord,
+    LinkTokenRecord, MetaRecord, OrganisationRecord, PersonRecord, RoundRecord, TelegramCodeRecord,
     ValidationRecordRecord, assignment_field, decode, encode, fingerprint, plan_events,
 };
 use super::{Backend, Receipt, ResponseRequest, Store, StoreError, UPDATE_MEMORY_MILLIS};
 use crate::domain::{
     AnswerChange, ApiToken, Assignment, CurrentAnswer, EventKind, LinkToken, Organisation,
     OrganisationId, Person, PersonId, QuestionId, Response, ResponseEvent, ResponseId, ResponseKey,
-    Round, RoundId, TelegramChatId, Timestamp, TokenHash, TokenId, ValidationRecord,
+    Round, RoundId, TelegramChatId, TelegramLinkCode, Timestamp, TokenHash, TokenId,
+    ValidationRecord,
 };
 
 /// The most operations one write transaction takes: enough to amortise a commit's sync
@@ -99,6 +101,7 @@ const AUDIT: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("audit")
 const API_TOKENS: TableDefinition<&str, &[u8]> = TableDefinition::new("api_tokens");
 const API_TOKEN_IDS: TableDefinition<&str, &str> = TableDefinition::new("api_token_ids");
 const LINK_TOKENS: TableDefinition<&str, &[u8]> = TableDefinition::new("link_tokens");
+const TELEGRAM_CODES: TableDefinition<&str, &[u8]> = TableDefinition::new("telegram_codes");
 const TELEGRAM_UPDATES: TableDefinition<i64, i64> = TableDefinition::new("telegram_updates");
 
 /// Wraps a redb error as [`StoreError::Unavailable`]. Inside the writer, this variant
@@ -320,6 +323,7 @@ fn create_tables(db: &Database) -> Result<(), StoreError> {
     txn.open_table(API_TOKENS).map_err(db_err)?;
     txn.open_table(API_TOKEN_IDS).map_err(db_err)?;
     txn.open_table(LINK_TOKENS).map_err(db_err)?;
+    txn.open_table(TELEGRAM_CODES).map_err(db_err)?;
     txn.open_table(TELEGRAM_UPDATES).map_err(db_err)?;
     txn.commit().map_err(db_err)
 }
@@ -707,6 +711,25 @@ fn append_audit_in(txn: &WriteTransaction, round: &str, record: &[u8]) -> Result
     Ok(())
 }
 
+/// Removes a linking code and returns it when usable at `now` (see
+/// [`Store::take_telegram_code`]). A corrupt record refuses before anything is removed.
+fn take_telegram_code_in(
+    txn: &WriteTransaction,
+    hash: &str,
+    now: Timestamp,
+) -> Result<Option<TelegramLinkCode>, StoreError> {
+    let mut codes = txn.open_table(TELEGRAM_CODES).map_err(db_err)?;
+    let code = match codes.get(hash).map_err(db_err)? {
+        Some(bytes) => {
+            let record: TelegramCodeRecord = decode("telegram code", bytes.value())?;
+            TelegramLinkCode::try_from(record)?
+        }
+        None => return Ok(None),
+    };
+    codes.remove(hash).map_err(db_err)?;
+    Ok(code.is_usable(now).then_some(code))
+}
+
 /// Remembers an update id (see [`Store::mark_update_seen`]); with `prune`, also forgets
 /// every update seen longer ago than the memory.
 fn mark_update_seen_in(
@@ -885,6 +908,36 @@ impl Store for RedbStore {
                 b.role.as_str(),
             ))
         });
+        Ok(assignments)
+    }
+
+    async fn assignments_of(
+        &self,
+        round: &RoundId,
+        organisation: &OrganisationId,
+        person: &PersonId,
+    ) -> Result<Vec<Assignment>, StoreError> {
+        // The fields `<org>/<person>/<role>` of one person sort together: a short range
+        // from the prefix to the same text with `0`, the character after `/`.
+        let prefix = format!("{organisation}/{person}/");
+        let end = format!("{organisation}/{person}0");
+        let mut assignments = self.read(|txn| {
+            let table = txn.open_table(ASSIGNMENTS).map_err(db_err)?;
+            let mut out = Vec::new();
+            for entry in table
+                .range((round.as_str(), prefix.as_str())..(round.as_str(), end.as_str()))
+                .map_err(db_err)?
+            {
+                let (key, bytes) = entry.map_err(db_err)?;
+                if !key.value().1.starts_with(&prefix) {
+                    continue;
+                }
+                let record: AssignmentRecord = decode("assignment", bytes.value())?;
+                out.push(Assignment::try_from(record)?);
+            }
+            Ok(out)
+        })?;
+        assignments.sort_by(|a, b| a.role.as_str().cmp(b.role.as_str()));
         Ok(assignments)
     }
 
@@ -1068,6 +1121,29 @@ impl Store for RedbStore {
     async fn revoke_link_token(&self, hash: &TokenHash) -> Result<bool, StoreError> {
         let hash = hash.to_hex();
         self.write(move |txn| revoke_link_token_in(txn, &hash))
+            .await
+    }
+
+    async fn put_telegram_code(&self, code: &TelegramLinkCode) -> Result<(), StoreError> {
+        let hash = code.hash.to_hex();
+        let record = encode(&TelegramCodeRecord::from(code));
+        self.write(move |txn| {
+            txn.open_table(TELEGRAM_CODES)
+                .map_err(db_err)?
+                .insert(hash.as_str(), record.as_slice())
+                .map_err(db_err)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn take_telegram_code(
+        &self,
+        hash: &TokenHash,
+        now: Timestamp,
+    ) -> Result<Option<TelegramLinkCode>, StoreError> {
+        let hash = hash.to_hex();
+        self.write(move |txn| take_telegram_code_in(txn, &hash, now))
             .await
     }
 

@@ -35,15 +35,15 @@ use super::keys::{self, KeyLayout, ResponseKeys};
 use super::record::AuditRecord;
 use super::record::{
     self, AnswerRecord, ApiTokenRecord, AssignmentRecord, EventRecord, IdempotencyRecord,
-    LinkTokenRecord, MetaRecord, OrganisationRecord, PersonRecord, RoundRecord,
+    LinkTokenRecord, MetaRecord, OrganisationRecord, PersonRecord, RoundRecord, TelegramCodeRecord,
     ValidationRecordRecord, decode, encode,
 };
 use super::{Backend, Receipt, ResponseRequest, Store, StoreError, UPDATE_MEMORY_MILLIS};
 use crate::domain::{
     ApiToken, Assignment, CurrentAnswer, EventKind, LinkToken, Organisation, OrganisationId,
     Person, PersonId, QuestionId, Response, ResponseEvent, ResponseId, ResponseKey, ResponseMeta,
-    ResponseStatus, Round, RoundId, TelegramChatId, Timestamp, TokenHash, TokenId,
-    ValidationRecord,
+    ResponseStatus, Role, Round, RoundId, TelegramChatId, TelegramLinkCode, Timestamp, TokenHash,
+    TokenId, ValidationRecord,
 };
 
 /// How often [`RedisStore::execute`] re-reads and re-plans when other writers keep
@@ -887,6 +887,30 @@ impl Store for RedisStore {
         Ok(assignments)
     }
 
+    async fn assignments_of(
+        &self,
+        round: &RoundId,
+        organisation: &OrganisationId,
+        person: &PersonId,
+    ) -> Result<Vec<Assignment>, StoreError> {
+        let mut con = self.connection()?;
+        // The person's fields are known: one per role name.
+        let mut command = redis::cmd("HMGET");
+        command.arg(self.keys.round(round).assignments);
+        for role in Role::NAMES {
+            command.arg(format!("{organisation}/{person}/{role}"));
+        }
+        let values: Vec<Option<Vec<u8>>> =
+            command.query_async(&mut con).await.map_err(unavailable)?;
+        let mut assignments = values
+            .iter()
+            .flatten()
+            .map(|bytes| from_json::<AssignmentRecord, Assignment>("assignment", bytes))
+            .collect::<Result<Vec<_>, _>>()?;
+        assignments.sort_by(|a, b| a.role.as_str().cmp(b.role.as_str()));
+        Ok(assignments)
+    }
+
     async fn execute(&self, request: &ResponseRequest) -> Result<Receipt, StoreError> {
         let outcome = async {
             let mut con = self.connection()?;
@@ -1258,6 +1282,44 @@ impl Store for RedisStore {
             .await
             .map_err(unavailable)?;
         Ok(true)
+    }
+
+    async fn put_telegram_code(&self, code: &TelegramLinkCode) -> Result<(), StoreError> {
+        let mut con = self.connection()?;
+        // Redis forgets an expired code by itself; `take_telegram_code` checks the time
+        // again, so a clock difference never extends a code.
+        let ttl = code
+            .expires_at
+            .millis()
+            .saturating_sub(Timestamp::now().millis());
+        redis::cmd("SET")
+            .arg(self.keys.telegram_code(&code.hash))
+            .arg(encode(&TelegramCodeRecord::from(code)))
+            .arg("PX")
+            .arg(ttl.max(1))
+            .exec_async(&mut con)
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn take_telegram_code(
+        &self,
+        hash: &TokenHash,
+        now: Timestamp,
+    ) -> Result<Option<TelegramLinkCode>, StoreError> {
+        let mut con = self.connection()?;
+        // GETDEL is atomic: of two concurrent takers, one gets the record, the other nil.
+        let bytes: Option<Vec<u8>> = redis::cmd("GETDEL")
+            .arg(self.keys.telegram_code(hash))
+            .query_async(&mut con)
+            .await
+            .map_err(unavailable)?;
+        let Some(bytes) = bytes else {
+            return Ok(None);
+        };
+        let record: TelegramCodeRecord = decode("telegram code", &bytes)?;
+        let code = TelegramLinkCode::try_from(record)?;
+        Ok(code.is_usable(now).then_some(code))
     }
 
     async fn mark_update_seen(&self, update_id: i64, now: Timestamp) -> Result<bool, StoreError> {

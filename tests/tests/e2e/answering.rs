@@ -133,6 +133,23 @@ async fn answering(backend: Backend) {
         )
         .await;
     assert_eq!(data(&after)["nextQuestion"]["questionId"], "1.1/plans");
+    // The same from a save's payload, in one request (a replayed save: nothing new is
+    // recorded, the response is read as it is now).
+    let saved = server
+        .admin(
+            "mutation($input: SaveAnswersInput!) { saveAnswers(input: $input) \
+             { response { first: nextQuestion { questionId } \
+             afterComments: nextQuestion(after: \"1.1/comments\") { questionId position } } } }",
+            save_input(
+                "admin-1",
+                json!([{ "questionId": "1.1/stage", "value": { "stage": 4 } }]),
+            ),
+        )
+        .await;
+    let payload = &data(&saved)["saveAnswers"]["response"];
+    assert_eq!(payload["first"]["questionId"], "1.2/stage");
+    assert_eq!(payload["afterComments"]["questionId"], "1.1/plans");
+    assert_eq!(payload["afterComments"]["position"], 5);
 
     // Submitting an incomplete response is refused, listing what is missing.
     let refused = server

@@ -228,6 +228,17 @@ const RESPONSE_READER: [Expect; 7] = [
     Forbidden,
 ];
 
+/// The Telegram fields: the bot only, for the chat it names (linked, except to link it).
+const BOT_ONLY: [Expect; 7] = [
+    Unauthenticated,
+    Unauthenticated,
+    Forbidden,
+    Forbidden,
+    Forbidden,
+    Allow,
+    Allow,
+];
+
 /// Which root type a field belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Root {
@@ -422,6 +433,13 @@ fn matrix() -> Vec<Row> {
             r#"{ roundMatrix(roundId: "r-2026") { rows { organisationId } } }"#,
             no_variables,
         ),
+        row(
+            Query,
+            "telegramMe",
+            BOT_ONLY,
+            "{ telegramMe { personId responses { roundId } } }",
+            no_variables,
+        ),
         // --- mutations ---
         row(
             Mutation,
@@ -584,6 +602,42 @@ fn matrix() -> Vec<Row> {
                 },
             )
         },
+        row(
+            Mutation,
+            "createTelegramLinkCode",
+            ADMIN_ONLY,
+            "mutation($input: CreateTelegramLinkCodeInput!) { createTelegramLinkCode(input: $input) \
+             { expiresAt } }",
+            |_| json!({ "input": { "personId": "p-ben" } }),
+        ),
+        Row {
+            // No code is valid here: an allowed link is refused with NOT_FOUND, after the
+            // access check it passed.
+            tolerated: &["NOT_FOUND"],
+            ..row(
+                Mutation,
+                "linkTelegramChat",
+                BOT_ONLY,
+                "mutation($input: LinkTelegramChatInput!) { linkTelegramChat(input: $input) \
+                 { linked } }",
+                |cell| json!({ "input": { "code": format!("mx-code-{}", cell.n) } }),
+            )
+        },
+        row(
+            Mutation,
+            "markTelegramUpdate",
+            BOT_ONLY,
+            "mutation($id: Int!) { markTelegramUpdate(updateId: $id) }",
+            |cell| json!({ "id": cell.n }),
+        ),
+        // Unlinks Ana's and Cy's chats: the last row that names a chat.
+        row(
+            Mutation,
+            "unlinkTelegramChat",
+            BOT_ONLY,
+            "mutation { unlinkTelegramChat { linked } }",
+            no_variables,
+        ),
         // --- subscriptions (over the websocket) ---
         row(
             Subscription,

@@ -15,7 +15,13 @@ fn every_catalogue_question_fits_in_a_telegram_button() {
                 AnswerType::Rating { min, max } => (min..=max).map(Action::Answer).collect(),
                 _ => Vec::new(),
             };
-            for action in actions.into_iter().chain([Action::Skip, Action::Help]) {
+            for action in actions.into_iter().chain([
+                Action::Skip,
+                Action::Help,
+                Action::Info,
+                Action::Confirm,
+                Action::Cancel,
+            ]) {
                 let callback = Callback {
                     action,
                     question: question.id.clone(),

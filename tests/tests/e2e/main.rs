@@ -8,6 +8,8 @@ mod answering;
 mod authorization;
 // Bad input: a coded error, no change, no internal text.
 mod bad_input;
+// The bot's handler tree with its real GraphQL client against a spawned server.
+mod bot;
 // The bot's inline buttons can address every question the server's catalogue defines.
 mod buttons;
 // The catalogue over HTTP: instruments, rendered question prompts, languages, access.
@@ -26,3 +28,5 @@ mod server;
 mod support;
 // Cached profiles and matrices never outlive a change made here or announced by another instance.
 mod views;
+// Linking Telegram chats with one-time codes, unlinking, update de-duplication.
+mod telegram;
