@@ -9,5 +9,5 @@ pub mod demo;
 pub mod profile;
 pub mod progress;
 pub mod report;
-pub mod views;
 pub mod telegram;
+pub mod views;
