@@ -13,6 +13,7 @@ pub mod error;
 pub mod ping;
 pub mod profile;
 pub mod subscription;
+pub mod validation;
 
 use std::sync::Arc;
 
@@ -31,11 +32,16 @@ pub struct Query(
     admin::AdminQuery,
     answering::AnsweringQuery,
     profile::ProfileQuery,
+    validation::ValidationQuery,
 );
 
 /// All mutations.
 #[derive(MergedObject, Default)]
-pub struct Mutation(admin::AdminMutation, answering::AnsweringMutation);
+pub struct Mutation(
+    admin::AdminMutation,
+    answering::AnsweringMutation,
+    validation::ValidationMutation,
+);
 
 /// All subscriptions.
 #[derive(MergedSubscription, Default)]

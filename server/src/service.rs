@@ -9,4 +9,5 @@ pub mod demo;
 pub mod profile;
 pub mod progress;
 pub mod report;
+pub mod validation;
 pub mod views;

@@ -6,12 +6,15 @@
 //! What is read: for a profile, the consolidated stage responses of every organisation
 //! of the round (peers, for `PEER_OUTLIER`), the organisation's own rater and
 //! senior-manager responses, and its consolidated stage response in its previous round;
-//! for the matrix, the consolidated stage responses only.
+//! for the matrix, the consolidated stage responses only; and the validation records of
+//! the organisations concerned.
 
 use futures_util::future::{try_join, try_join_all, try_join3};
 
 use crate::catalogue::{Catalogue, InstrumentRef};
-use crate::domain::{OrganisationId, Respondent, Response, ResponseKey, Round, RoundId};
+use crate::domain::{
+    OrganisationId, Respondent, Response, ResponseKey, Round, RoundId, ValidationRecord,
+};
 use crate::profile::{
     self, Flag, Instruments, PillarRule, PreviousRound, Profile, ProfileError, RoundData,
     RoundMatrix,
@@ -38,6 +41,19 @@ async fn existing_round(store: &dyn Store, id: &RoundId) -> Result<Round, LoadEr
         .round(id)
         .await?
         .ok_or_else(|| LoadError::UnknownRound(id.clone()))
+}
+
+/// The validation records of `organisations` in `round`, each organisation's oldest
+/// first.
+async fn validations_of(
+    store: &dyn Store,
+    round: &RoundId,
+    organisations: &[OrganisationId],
+) -> Result<Vec<ValidationRecord>, StoreError> {
+    let reads = organisations
+        .iter()
+        .map(|organisation| store.validations(round, organisation));
+    Ok(try_join_all(reads).await?.into_iter().flatten().collect())
 }
 
 /// Reads the responses of `keys` that exist.
@@ -109,17 +125,22 @@ pub async fn profile(
         })
         .collect();
     let previous = previous_of(&rounds, &round, organisation, &stages);
-    let (responses, previous_response) = try_join(read(store, keys), async {
-        match &previous {
-            Some((_, key)) => store.response(key).await,
-            None => Ok(None),
-        }
-    })
+    let (responses, previous_response, validations) = try_join3(
+        read(store, keys),
+        async {
+            match &previous {
+                Some((_, key)) => store.response(key).await,
+                None => Ok(None),
+            }
+        },
+        store.validations(&round.id, organisation),
+    )
     .await?;
     let data = RoundData {
         round: &round,
         assignments: &assignments,
         responses: &responses,
+        validations: &validations,
     };
     let previous = previous.map(|(round, _)| PreviousRound {
         round,
@@ -171,12 +192,17 @@ pub async fn round_profiles(
             None => Ok(None),
         }
     });
-    let (responses, previous_responses) =
-        try_join(read(store, keys), try_join_all(previous_reads)).await?;
+    let (responses, previous_responses, validations) = try_join3(
+        read(store, keys),
+        try_join_all(previous_reads),
+        validations_of(store, &round.id, &round.organisations),
+    )
+    .await?;
     let data = RoundData {
         round: &round,
         assignments: &assignments,
         responses: &responses,
+        validations: &validations,
     };
     let mut profiles = Vec::with_capacity(round.organisations.len());
     for ((organisation, previous), response) in round
@@ -241,11 +267,16 @@ pub async fn round_matrix(
                 && round.organisations.contains(&key.organisation)
         })
         .collect();
-    let responses = read(store, keys).await?;
+    let (responses, validations) = try_join(
+        read(store, keys),
+        validations_of(store, &round.id, &round.organisations),
+    )
+    .await?;
     let data = RoundData {
         round: &round,
         assignments: &[],
         responses: &responses,
+        validations: &validations,
     };
     Ok(profile::round_matrix(catalogue, &data, rule)?)
 }
