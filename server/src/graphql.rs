@@ -10,6 +10,7 @@ pub mod answering;
 pub mod cache;
 pub mod catalogue;
 pub mod error;
+pub mod pack;
 pub mod ping;
 pub mod profile;
 pub mod subscription;
@@ -33,6 +34,7 @@ pub struct Query(
     answering::AnsweringQuery,
     profile::ProfileQuery,
     validation::ValidationQuery,
+    pack::PackQuery,
 );
 
 /// All mutations.
