@@ -25,7 +25,10 @@ pub use response::{
     Actor, Command, CommandError, CurrentAnswer, EventKind, Respondent, Response, ResponseEvent,
     ResponseKey, ResponseMeta, ResponseStatus,
 };
-pub use round::{Assignment, Role, Round, RoundStatus, ValidationRecord};
+pub use round::{
+    Assignment, Role, Round, RoundStatus, ValidationRecord, ValidationStatus, ValidationSubject,
+    Validator,
+};
 pub use telegram::TelegramLinkCode;
 pub use time::Timestamp;
 pub use token::{ApiToken, LinkBinding, LinkToken, TokenHash, TokenRole};

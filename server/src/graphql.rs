@@ -10,10 +10,12 @@ pub mod answering;
 pub mod cache;
 pub mod catalogue;
 pub mod error;
+pub mod pack;
 pub mod ping;
 pub mod profile;
 pub mod subscription;
 pub mod telegram;
+pub mod validation;
 
 use std::sync::Arc;
 
@@ -33,6 +35,8 @@ pub struct Query(
     answering::AnsweringQuery,
     profile::ProfileQuery,
     telegram::TelegramQuery,
+    validation::ValidationQuery,
+    pack::PackQuery,
 );
 
 /// All mutations.
@@ -41,6 +45,7 @@ pub struct Mutation(
     admin::AdminMutation,
     answering::AnsweringMutation,
     telegram::TelegramMutation,
+    validation::ValidationMutation,
 );
 
 /// All subscriptions.

@@ -15,6 +15,7 @@ pub mod export;
 pub mod graphql;
 pub mod http;
 pub mod metrics;
+pub mod pack;
 pub mod profile;
 pub mod service;
 pub mod store;

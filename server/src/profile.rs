@@ -7,9 +7,8 @@
 //!
 //! What a profile holds, per organisation and round:
 //! - per component: the self-assessed stage (the consolidated response's `<c>/stage`,
-//!   whether the response is submitted or still a draft), the validated stage (always
-//!   `None` until validation records are read, which comes with the validation issue),
-//!   evidence and activity-rating summaries, completeness, the independent raters'
+//!   whether the response is submitted or still a draft), the validated stage (the
+//!   latest a validator recorded, see [`ValidationState`]), evidence and activity-rating summaries, completeness, the independent raters'
 //!   stages and their agreement, the change since the previous round, and the annex V
 //!   driver descriptions at the self-assessed stage;
 //! - per pillar: the stage by a [`PillarRule`], with min and max;
@@ -31,6 +30,7 @@ mod flags;
 mod matrix;
 mod outcomes;
 mod stats;
+mod validation;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -40,7 +40,7 @@ use crate::catalogue::model::{
 use crate::catalogue::{Catalogue, Instrument, InstrumentRef};
 use crate::domain::{
     AnswerValue, Assignment, EvidenceItem, EvidenceKind, NamedRating, OrganisationId, PersonId,
-    Respondent, Response, ResponseStatus, Role, Round, RoundId, Stage,
+    Respondent, Response, ResponseStatus, Role, Round, RoundId, Stage, ValidationRecord,
 };
 
 pub use flags::{
@@ -48,12 +48,17 @@ pub use flags::{
     HIGH_STAGE_MEAN_BELOW, LOW_STAGE, LOW_STAGE_MEAN_FROM, MIN_RATED_ACTIVITIES, PEER_DISTANCE,
     PEER_MIN_ORGANISATIONS, PILLAR_SPREAD, PeerStat, RATER_RANGE,
 };
-pub use matrix::{MatrixComponent, MatrixPillar, MatrixRow, RoundMatrix, round_matrix};
-pub use outcomes::{LinkedComponent, ManagerAnswer, ManagerAnswers, OutcomeLinkage};
+pub use matrix::{
+    MatrixComponent, MatrixPillar, MatrixRow, RoundMatrix, StageDifference, round_matrix,
+};
+pub use outcomes::{
+    LinkedComponent, ManagerAnswer, ManagerAnswers, OutcomeLinkage, render as answer_text,
+};
 pub use stats::{
     AlphaMetric, Distribution, DistributionSummary, MIN_GROUP_SIZE, PairAgreement, PillarRule,
     distribution, krippendorff_alpha, median_rounded_down, mode_lower, pair_agreement, quantile,
 };
+pub use validation::{ComponentValidation, SignOff, ValidationState};
 
 /// Why a profile or matrix cannot be computed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -82,6 +87,9 @@ pub struct RoundData<'a> {
     /// Its responses: at least the consolidated stage responses of its organisations,
     /// and for a profile the organisation's rater and senior-manager responses.
     pub responses: &'a [Response],
+    /// Its validation records, oldest first: at least the organisation's for a profile,
+    /// every organisation's for the matrix (records of other rounds are ignored).
+    pub validations: &'a [ValidationRecord],
 }
 
 /// The organisation's previous round and its consolidated stage response there.
@@ -104,6 +112,8 @@ pub struct Instruments<'c> {
     pub drivers: Option<&'c Drivers>,
     /// Annex IX part 3, the validation guide linked to it.
     pub guide: Option<&'c ValidationGuide>,
+    /// The instrument whose body is [`Self::guide`] (for its title).
+    pub guide_instrument: Option<&'c Instrument>,
     /// Annex III, the outcome map linked to it.
     pub outcome_map: Option<&'c OutcomeMap>,
     /// The outcome protocol senior managers answer (the one the round uses, else the one
@@ -144,6 +154,8 @@ impl<'c> Instruments<'c> {
                 .or_else(|| catalogue.instruments().filter(|i| fits(i)).last())
         };
         let outcome_map_instrument = linked(InstrumentKind::OutcomeMap);
+        let guide_instrument =
+            linked(InstrumentKind::ValidationGuide).filter(|i| i.as_validation_guide().is_some());
         let has_areas = |i: &Instrument| {
             i.as_questionnaire()
                 .is_some_and(|q| !q.outcome_areas.is_empty())
@@ -162,8 +174,8 @@ impl<'c> Instruments<'c> {
             stages,
             questionnaire,
             drivers: linked(InstrumentKind::Drivers).and_then(Instrument::as_drivers),
-            guide: linked(InstrumentKind::ValidationGuide)
-                .and_then(Instrument::as_validation_guide),
+            guide: guide_instrument.and_then(Instrument::as_validation_guide),
+            guide_instrument,
             outcome_map: outcome_map_instrument.and_then(Instrument::as_outcome_map),
             outcomes,
         })
@@ -259,9 +271,7 @@ pub struct ComponentProfile {
     pub pillar: u8,
     /// The self-assessed stage; `None` when unanswered.
     pub stage: Option<Stage>,
-    /// The validated stage. Always `None` for now: validation records are read into
-    /// profiles with the validation work (issue 6); the field is here so clients and
-    /// exports already have its place.
+    /// The validated stage: the latest one a validator recorded; `None` before any.
     pub validated: Option<Stage>,
     /// Evidence.
     pub evidence: EvidenceSummary,
@@ -383,6 +393,8 @@ pub struct Profile {
     pub outcomes: Vec<OutcomeLinkage>,
     /// The consistency flags.
     pub flags: Vec<Flag>,
+    /// The organisation's validation as its records stand.
+    pub validation: ValidationState,
 }
 
 /// The order rounds follow: by deadline, rounds without a deadline after every round with
@@ -677,6 +689,7 @@ pub fn profile(
         .and_then(|p| p.response)
         .map(stages_of)
         .unwrap_or_default();
+    let validation = ValidationState::fold(data.validations, &data.round.id, organisation);
 
     let mut required: HashMap<&str, Vec<&str>> = HashMap::new();
     for question in instruments.stages.questions().iter().filter(|q| q.required) {
@@ -709,7 +722,7 @@ pub fn profile(
                 name: component.name.as_str().to_owned(),
                 pillar: pillar.number,
                 stage,
-                validated: None,
+                validated: validation.stage_of(&component.id),
                 evidence: evidence_summary(mine.map_or(&[], |a| a.evidence)),
                 activities: activity_summary(questionnaire, component.activities.len(), mine),
                 completeness: Completeness {
@@ -811,6 +824,7 @@ pub fn profile(
         previous_round: previous.map(|p| p.round.id.clone()),
         outcomes,
         flags,
+        validation,
     })
 }
 

@@ -22,8 +22,8 @@ use async_trait::async_trait;
 use crate::domain::{
     Actor, ApiToken, Assignment, Channel, Command, CommandError, IdempotencyKey, LinkToken,
     Organisation, OrganisationId, Person, PersonId, Response, ResponseEvent, ResponseKey, Role,
-    Round, RoundId, RoundStatus, TelegramChatId, TelegramLinkCode, Timestamp, TokenHash, TokenId,
-    ValidationRecord,
+    Round, RoundId, RoundStatus, Stage, TelegramChatId, TelegramLinkCode, Timestamp, TokenHash,
+    TokenId, ValidationRecord, ValidationStatus,
 };
 
 /// How long a Telegram update id is remembered for de-duplication. Telegram redelivers
@@ -101,6 +101,25 @@ pub enum AuditAction {
     OrganisationAdded {
         /// The organisation.
         organisation: OrganisationId,
+    },
+    /// A validator recorded a component's validated stage.
+    ComponentValidated {
+        /// The organisation.
+        organisation: OrganisationId,
+        /// The component, e.g. `2.3`.
+        component: String,
+        /// The validated stage.
+        stage: Stage,
+    },
+    /// An organisation's validation status changed: signed off (validated), or put back
+    /// in validation.
+    ValidationStatusChanged {
+        /// The organisation.
+        organisation: OrganisationId,
+        /// The status before.
+        from: ValidationStatus,
+        /// The status after.
+        to: ValidationStatus,
     },
 }
 

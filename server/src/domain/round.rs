@@ -2,6 +2,7 @@
 
 use super::answer::Stage;
 use super::id::{OrganisationId, PersonId, RoundId};
+use super::response::Actor;
 use super::time::Timestamp;
 use crate::catalogue::InstrumentRef;
 
@@ -126,23 +127,97 @@ pub struct Assignment {
     pub role: Role,
 }
 
-/// A validator's judgement on one component of one organisation in a round.
+/// How far an organisation's validation in a round has got: not started (nothing
+/// recorded), in validation (component judgements are being recorded), validated (a
+/// validator signed off). A sign-off is withdrawn by putting the organisation back in
+/// validation, an explicit, recorded act.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ValidationStatus {
+    /// No validation record yet.
+    NotStarted,
+    /// Validators are at work on the organisation.
+    InValidation,
+    /// A validator signed the organisation's validation off.
+    Validated,
+}
+
+impl ValidationStatus {
+    /// Every status in lifecycle order.
+    pub const ALL: [Self; 3] = [Self::NotStarted, Self::InValidation, Self::Validated];
+
+    /// The status's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::NotStarted => "not-started",
+            Self::InValidation => "in-validation",
+            Self::Validated => "validated",
+        }
+    }
+
+    /// Parses a status name.
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+}
+
+/// Who recorded a validation: the actor (for validators and administrators, their API
+/// token) and the label the token was issued with, kept with the record so the record
+/// still names its author after the token is revoked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Validator {
+    /// The actor, e.g. `Actor::Token(t-jiu-1)`.
+    pub actor: Actor,
+    /// The token's label (e.g. `JIU inspection team`), or the person's id for records
+    /// written before labels were kept.
+    pub label: String,
+}
+
+/// What a validation record is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ValidationSubject {
+    /// A judgement on one component.
+    Component {
+        /// The component, e.g. `2.3`.
+        component: String,
+        /// The validated stage.
+        stage: Stage,
+        /// The evidence the validator reviewed, one item per entry (documents, people
+        /// interviewed); may be empty.
+        evidence_reviewed: Vec<String>,
+    },
+    /// A change of the organisation's validation status: back in validation, or the
+    /// sign-off (validated).
+    Status(ValidationStatus),
+}
+
+/// A validator's record on one organisation in a round: a component judgement or a
+/// status change. Records are never replaced; the latest per component counts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ValidationRecord {
     /// The round.
     pub round: RoundId,
     /// The organisation.
     pub organisation: OrganisationId,
-    /// The component, e.g. `2.3`.
-    pub component: String,
-    /// The validated stage.
-    pub stage: Stage,
+    /// What it records.
+    pub subject: ValidationSubject,
     /// The validator's note.
     pub note: String,
     /// Who validated.
-    pub validator: PersonId,
+    pub validator: Validator,
     /// When.
     pub at: Timestamp,
+}
+
+impl ValidationRecord {
+    /// The component judged and its validated stage, for a component record.
+    pub fn component(&self) -> Option<(&str, Stage)> {
+        match &self.subject {
+            ValidationSubject::Component {
+                component, stage, ..
+            } => Some((component, *stage)),
+            ValidationSubject::Status(_) => None,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ use async_graphql::{Context, Enum, InputObject, MaybeUndefined, Object, SimpleOb
 
 use super::error::{Code, GqlError};
 use super::request;
+use super::validation::ValidationStatus;
 use crate::domain::{self, Actor, RoundId, Timestamp};
 use crate::service::admin::{self as service, AdminError, RoleName};
 use crate::service::progress;
@@ -41,7 +42,7 @@ fn count(n: usize) -> i32 {
     i32::try_from(n).unwrap_or(i32::MAX)
 }
 
-fn actor_text(actor: &Actor) -> String {
+pub(crate) fn actor_text(actor: &Actor) -> String {
     match actor {
         Actor::Person(person) => format!("person:{person}"),
         Actor::Token(token) => format!("token:{token}"),
@@ -169,6 +170,10 @@ pub enum AuditAction {
     AssignmentRemoved,
     /// An organisation was added to the round after its creation.
     OrganisationAdded,
+    /// A validator recorded a component's validated stage (see `organisationId`, `componentId`, `stage`).
+    ComponentValidated,
+    /// An organisation's validation status changed: signed off, or back in validation (see `organisationId`, `fromValidationStatus`, `toValidationStatus`).
+    ValidationStatusChanged,
 }
 
 // --- objects -------------------------------------------------------------------------
@@ -377,6 +382,14 @@ pub struct AuditEntry {
     pub response_id: Option<String>,
     /// The reason given, for a reopened response.
     pub reason: Option<String>,
+    /// The component, for a recorded validation, e.g. `2.3`.
+    pub component_id: Option<String>,
+    /// The validated stage, 1 to 5, for a recorded validation.
+    pub stage: Option<i32>,
+    /// The organisation's validation status before, for a validation status change.
+    pub from_validation_status: Option<ValidationStatus>,
+    /// The organisation's validation status after, for a validation status change.
+    pub to_validation_status: Option<ValidationStatus>,
 }
 
 impl From<&StoredEntry> for AuditEntry {
@@ -394,6 +407,10 @@ impl From<&StoredEntry> for AuditEntry {
             outcome_areas: Vec::new(),
             response_id: None,
             reason: None,
+            component_id: None,
+            stage: None,
+            from_validation_status: None,
+            to_validation_status: None,
         };
         match &entry.action {
             StoredAction::RoundCreated => {}
@@ -434,6 +451,26 @@ impl From<&StoredEntry> for AuditEntry {
             StoredAction::OrganisationAdded { organisation } => {
                 out.action = AuditAction::OrganisationAdded;
                 out.organisation_id = Some(organisation.to_string());
+            }
+            StoredAction::ComponentValidated {
+                organisation,
+                component,
+                stage,
+            } => {
+                out.action = AuditAction::ComponentValidated;
+                out.organisation_id = Some(organisation.to_string());
+                out.component_id = Some(component.clone());
+                out.stage = Some(i32::from(stage.get()));
+            }
+            StoredAction::ValidationStatusChanged {
+                organisation,
+                from,
+                to,
+            } => {
+                out.action = AuditAction::ValidationStatusChanged;
+                out.organisation_id = Some(organisation.to_string());
+                out.from_validation_status = Some((*from).into());
+                out.to_validation_status = Some((*to).into());
             }
         }
         out

@@ -14,6 +14,7 @@ use async_graphql::{ComplexObject, Context, Enum, Object, SimpleObject};
 
 use super::error::GqlError;
 use super::request;
+use super::validation::ValidationStatus;
 use crate::domain::{OrganisationId, RoundId, Stage};
 use crate::http::downloads::{self, ExportFormat};
 use crate::profile as pure;
@@ -319,8 +320,8 @@ pub struct ProfileComponent {
     pub pillar: i32,
     /// The self-assessed stage (draft or submitted), 1 to 5; null when unanswered.
     pub stage: Option<i32>,
-    /// The validated stage. Always null until validation records are read into
-    /// profiles (with the validation work); the field keeps its place for clients.
+    /// The validated stage: the latest a validator recorded (`recordValidation`); null
+    /// before any.
     pub validated_stage: Option<i32>,
     /// Evidence.
     pub evidence: ProfileEvidence,
@@ -422,7 +423,7 @@ pub struct ProfileLinkedComponent {
     pub name: String,
     /// The self-assessed stage.
     pub stage: Option<i32>,
-    /// The validated stage (always null for now).
+    /// The validated stage, once a validator recorded one.
     pub validated_stage: Option<i32>,
 }
 
@@ -498,6 +499,10 @@ pub struct Profile {
     pub outcomes: Vec<ProfileOutcomeArea>,
     /// The consistency flags.
     pub flags: Vec<Flag>,
+    /// How far the organisation's validation has got (details: `validation`).
+    pub validation_status: ValidationStatus,
+    /// Components with a validated stage.
+    pub validated_components: i32,
 }
 
 /// Most converted views kept; when full, the cache starts over.
@@ -616,6 +621,8 @@ impl From<&pure::Profile> for Profile {
             previous_round_id: profile.previous_round.as_ref().map(ToString::to_string),
             outcomes: profile.outcomes.iter().map(outcome_area).collect(),
             flags: profile.flags.iter().map(Flag::from).collect(),
+            validation_status: profile.validation.status.into(),
+            validated_components: count(profile.validation.components.len()),
         }
     }
 }
@@ -790,6 +797,19 @@ pub struct MatrixComponent {
     pub pillar: i32,
     /// The organisations' self-assessed stages for it.
     pub distribution: StageDistribution,
+    /// Self-assessed against validated stages, over the organisations with both.
+    pub validation: StageDifference,
+}
+
+/// How far self-assessed stages differ from validated ones for one component, over the
+/// organisations of the round that have both.
+#[derive(SimpleObject, Debug, Clone)]
+pub struct StageDifference {
+    /// Organisations with a self-assessed and a validated stage.
+    pub organisations: i32,
+    /// The mean of self-assessed minus validated stage (positive: self-assessments were
+    /// higher than validated); null without such an organisation.
+    pub mean_difference: Option<f64>,
 }
 
 /// A pillar of the round matrix.
@@ -815,6 +835,9 @@ pub struct MatrixRow {
     pub stages: Vec<Option<i32>>,
     /// Its pillar stages by the matrix's rule, in the order of `RoundMatrix.pillars`.
     pub pillar_stages: Vec<Option<i32>>,
+    /// Its validated stage per component, in the order of `RoundMatrix.components`;
+    /// null until a validator records one.
+    pub validated_stages: Vec<Option<i32>>,
 }
 
 /// Where to download a round's exports and heatmap: `GET` each URL with the same bearer
@@ -869,6 +892,10 @@ impl From<&pure::RoundMatrix> for RoundMatrix {
                     name: c.name.clone(),
                     pillar: i32::from(c.pillar),
                     distribution: (&c.distribution).into(),
+                    validation: StageDifference {
+                        organisations: count(c.validation.organisations),
+                        mean_difference: c.validation.mean,
+                    },
                 })
                 .collect(),
             pillars: matrix
@@ -888,6 +915,7 @@ impl From<&pure::RoundMatrix> for RoundMatrix {
                     submitted: r.submitted,
                     stages: r.stages.iter().map(|s| stage(*s)).collect(),
                     pillar_stages: r.pillars.iter().map(|s| stage(*s)).collect(),
+                    validated_stages: r.validated.iter().map(|s| stage(*s)).collect(),
                 })
                 .collect(),
         }

@@ -4,7 +4,10 @@
 //!   organisation's profile (`service::report`), downloaded as an attachment;
 //! - `GET /charts/{round}/{organisation}/configuration.svg`: one organisation's
 //!   configuration chart;
-//! - `GET /charts/{round}/matrix.svg`: the heatmap of the round matrix.
+//! - `GET /charts/{round}/matrix.svg`: the heatmap of the round matrix;
+//! - `GET /packs/{round}/{organisation}.html`, `.md`, `.json`: an organisation's
+//!   validation interview pack (`service::pack`), the HTML inline, the others as
+//!   attachments.
 //!
 //! The exports and the configuration chart take `?rule=median|minimum|mode` (any case;
 //! default `median`), the pillar rule of their pillar stages; the heatmap shows component
@@ -28,8 +31,10 @@ use serde::Deserialize;
 use crate::app::AppState;
 use crate::domain::{OrganisationId, RoundId};
 use crate::graphql::error::{Code, GqlError};
+use crate::pack::PackFormat;
 use crate::profile::PillarRule;
 use crate::service::access;
+use crate::service::pack as service_pack;
 use crate::service::report;
 
 /// The formats of a round's export.
@@ -101,6 +106,20 @@ pub fn configuration_chart_url(
     )
 }
 
+/// The URL of `organisation`'s validation pack in round `round`, in `format`.
+pub fn pack_url(
+    public_base_url: &str,
+    round: &str,
+    organisation: &str,
+    format: PackFormat,
+) -> String {
+    format!(
+        "{}/packs/{round}/{organisation}.{}",
+        base(public_base_url),
+        format.extension()
+    )
+}
+
 /// The URL of round `round`'s heatmap.
 pub fn matrix_chart_url(public_base_url: &str, round: &str) -> String {
     format!("{}/charts/{round}/matrix.svg", base(public_base_url))
@@ -117,6 +136,7 @@ pub(super) fn routes(route: poem::Route) -> poem::Route {
             poem::get(configuration_svg),
         )
         .at("/charts/:round/matrix.svg", poem::get(matrix_svg))
+        .at("/packs/:round/:file", poem::get(pack))
 }
 
 // --- handlers ------------------------------------------------------------------------
@@ -192,6 +212,38 @@ async fn matrix_svg(
             svg.into_bytes(),
             SVG_CONTENT_TYPE,
             &format!("inline; filename=\"{round}-matrix.svg\""),
+        ))
+    };
+    made.await.unwrap_or_else(|error| failure(state, error))
+}
+
+#[handler]
+async fn pack(
+    request: &Request,
+    Path((round, file_name)): Path<(String, String)>,
+    Data(state): Data<&Arc<AppState>>,
+) -> Response {
+    let made = async {
+        let round = round_reader(state, request, &round).await?;
+        let not_found = || GqlError::not_found("there is no such pack");
+        let (organisation, extension) = file_name.rsplit_once('.').ok_or_else(not_found)?;
+        let format = PackFormat::from_extension(extension).ok_or_else(not_found)?;
+        let organisation = OrganisationId::parse(organisation)
+            .map_err(|_| GqlError::not_found("there is no such organisation in this round"))?;
+        let text = service_pack::render(state, &round, &organisation, format)
+            .await
+            .map_err(GqlError::from)?;
+        let disposition = match format {
+            PackFormat::Html => "inline",
+            PackFormat::Markdown | PackFormat::Json => "attachment",
+        };
+        Ok(file(
+            text.into_bytes(),
+            format.content_type(),
+            &format!(
+                "{disposition}; filename=\"{}\"",
+                crate::service::pack::file_name(&round, &organisation, format)
+            ),
         ))
     };
     made.await.unwrap_or_else(|error| failure(state, error))
@@ -299,6 +351,13 @@ fn file(body: Vec<u8>, content_type: &str, disposition: &str) -> Response {
     if let Ok(value) = HeaderValue::from_str(disposition) {
         headers.insert(header::CONTENT_DISPOSITION, value);
     }
+    if content_type == PackFormat::Html.content_type() {
+        // The pack's HTML has inline styles and an inline SVG, and needs nothing else.
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'"),
+        );
+    }
     if content_type == SVG_CONTENT_TYPE {
         // An SVG opened on its own is a document of this origin: it may not run scripts
         // or load anything (the charts need neither).
@@ -361,6 +420,28 @@ mod tests {
                 "https://stagewise.example.org/charts/r-2026/matrix.svg"
             );
         }
+    }
+
+    #[test]
+    fn pack_urls_name_the_format_by_extension() {
+        assert_eq!(
+            pack_url(
+                "https://s.example.org/",
+                "r-2026",
+                "unicef",
+                PackFormat::Markdown
+            ),
+            "https://s.example.org/packs/r-2026/unicef.md"
+        );
+        assert_eq!(
+            pack_url(
+                "https://s.example.org",
+                "r-2026",
+                "unicef",
+                PackFormat::Html
+            ),
+            "https://s.example.org/packs/r-2026/unicef.html"
+        );
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! The system-wide view of a round: organisations × components, with the distribution
-//! of stages per component and per pillar, withheld below the minimum group size.
+//! of stages per component and per pillar, withheld below the minimum group size, and
+//! per component how far validators moved the self-assessed stages.
 
 use super::stats::{Distribution, MIN_GROUP_SIZE, PillarRule, distribution};
+use super::validation::ValidationState;
 use super::{Instruments, ProfileError, RoundData, consolidated, pillar_profiles, stages_of};
 use crate::catalogue::{Catalogue, InstrumentRef};
 use crate::domain::{OrganisationId, ResponseStatus, RoundId, Stage};
@@ -17,6 +19,34 @@ pub struct MatrixComponent {
     pub pillar: u8,
     /// The organisations' self-assessed stages for it.
     pub distribution: Distribution,
+    /// Self-assessed against validated stages over the organisations that have both.
+    pub validation: StageDifference,
+}
+
+/// How far self-assessed stages differ from validated ones over the organisations of a
+/// round with both for one component. Not withheld below the minimum group size: the
+/// matrix rows beside it show each organisation's stages to the same readers anyway.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StageDifference {
+    /// Organisations with a self-assessed and a validated stage.
+    pub organisations: usize,
+    /// The mean of self-assessed minus validated stage (positive: the self-assessments
+    /// were higher); `None` without such an organisation.
+    pub mean: Option<f64>,
+}
+
+impl StageDifference {
+    /// The difference over pairs of (self-assessed, validated) stages.
+    pub fn of(pairs: &[(Stage, Stage)]) -> Self {
+        let total: i32 = pairs
+            .iter()
+            .map(|(own, validated)| i32::from(own.get()) - i32::from(validated.get()))
+            .sum();
+        Self {
+            organisations: pairs.len(),
+            mean: (!pairs.is_empty()).then(|| f64::from(total) / pairs.len() as f64),
+        }
+    }
 }
 
 /// A pillar of the matrix.
@@ -43,6 +73,9 @@ pub struct MatrixRow {
     pub stages: Vec<Option<Stage>>,
     /// Its pillar stages by the matrix's rule, in the order of [`RoundMatrix::pillars`].
     pub pillars: Vec<Option<Stage>>,
+    /// Its validated stage per component, in the order of [`RoundMatrix::components`];
+    /// `None` until a validator records one.
+    pub validated: Vec<Option<Stage>>,
 }
 
 /// Organisations × components of a round.
@@ -92,6 +125,7 @@ pub fn round_matrix(
             let response = responses.get(organisation).copied();
             let stages = response.map(stages_of).unwrap_or_default();
             let pillars = pillar_profiles(questionnaire, |id| stages.get(id).copied(), rule);
+            let validation = ValidationState::fold(data.validations, &data.round.id, organisation);
             MatrixRow {
                 organisation: organisation.clone(),
                 submitted: response.is_some_and(|r| r.meta.status == ResponseStatus::Submitted),
@@ -100,6 +134,10 @@ pub fn round_matrix(
                     .map(|(id, _)| stages.get(id).copied())
                     .collect(),
                 pillars: pillars.iter().map(|p| p.stage).collect(),
+                validated: columns
+                    .iter()
+                    .map(|(id, _)| validation.stage_of(id))
+                    .collect(),
             }
         })
         .collect();
@@ -110,11 +148,16 @@ pub fn round_matrix(
         .enumerate()
         .map(|(index, (component, (_, pillar)))| {
             let stages: Vec<Stage> = rows.iter().filter_map(|r| r.stages[index]).collect();
+            let pairs: Vec<(Stage, Stage)> = rows
+                .iter()
+                .filter_map(|r| r.stages[index].zip(r.validated[index]))
+                .collect();
             MatrixComponent {
                 id: component.id.clone(),
                 name: component.name.as_str().to_owned(),
                 pillar: *pillar,
                 distribution: distribution(&stages, MIN_GROUP_SIZE),
+                validation: StageDifference::of(&pairs),
             }
         })
         .collect();

@@ -20,7 +20,7 @@ pub struct LinkedComponent {
     pub name: String,
     /// The self-assessed stage.
     pub stage: Option<Stage>,
-    /// The validated stage (always `None` for now; see `ComponentProfile::validated`).
+    /// The validated stage, once a validator recorded one.
     pub validated: Option<Stage>,
 }
 
@@ -66,8 +66,9 @@ pub struct OutcomeLinkage {
     pub managers: Vec<ManagerAnswers>,
 }
 
-/// The text of an answer for reading beside the stages.
-fn render(value: &AnswerValue) -> String {
+/// The text of an answer for reading beside the stages: lists one item per line, other
+/// activities as `name (rating)`.
+pub fn render(value: &AnswerValue) -> String {
     match value {
         AnswerValue::Stage(stage) => stage.get().to_string(),
         AnswerValue::Rating(rating) => rating.get().to_string(),

@@ -184,6 +184,7 @@ fn compute(responses: &[Response], assignments: &[Assignment], organisation: &st
         round: &round,
         assignments,
         responses,
+        validations: &[],
     };
     id(profile(
         &catalogue,
@@ -308,6 +309,7 @@ fn pillar_stages_follow_the_rule_with_min_and_max() {
         round: &round,
         assignments: &[],
         responses: &responses,
+        validations: &[],
     };
     let by_rule = |rule| {
         let profile = id(profile(&catalogue, &data, &org("o1"), None, rule));
@@ -936,6 +938,7 @@ fn change_is_measured_against_the_previous_round() {
         round: &current,
         assignments: &[],
         responses: &responses,
+        validations: &[],
     };
     let profile = id(profile(
         &catalogue,
@@ -1085,6 +1088,7 @@ fn the_matrix_shows_stages_and_withholds_small_groups() {
         round: &round,
         assignments: &[],
         responses: &responses,
+        validations: &[],
     };
     let matrix = id(round_matrix(&catalogue, &data, PillarRule::Minimum));
     assert_eq!(matrix.components.len(), 17);
@@ -1146,6 +1150,7 @@ fn a_round_without_the_organisation_or_a_stage_questionnaire_has_no_profile() {
         round: &round,
         assignments: &[],
         responses: &[],
+        validations: &[],
     };
     assert_eq!(
         profile(
@@ -1177,6 +1182,7 @@ fn a_round_without_the_organisation_or_a_stage_questionnaire_has_no_profile() {
         round: &round,
         assignments: &[],
         responses: &[],
+        validations: &[],
     };
     let empty = id(profile(
         &catalogue,
@@ -1212,4 +1218,127 @@ fn instruments_resolve_their_companions() {
         instruments.outcomes.map(Instrument::id),
         Some("jiu-rbm-outcomes")
     );
+}
+
+#[test]
+fn validated_stages_come_from_the_latest_records_and_the_matrix_averages_the_difference() {
+    use crate::domain::{
+        TokenId, ValidationRecord, ValidationStatus, ValidationSubject, Validator,
+    };
+    // o1 at 4 everywhere, o2 at 2 everywhere, o3 at 3 everywhere.
+    let responses: Vec<Response> = [("o1", 4), ("o2", 2), ("o3", 3)]
+        .iter()
+        .map(|(name, n)| stages_response(name, all([*n; 17])))
+        .collect();
+    let validator = Validator {
+        actor: Actor::Token(id(TokenId::parse("t-jiu"))),
+        label: "JIU".to_owned(),
+    };
+    let record = |organisation: &str, component: &str, stage: u8, at: i64| ValidationRecord {
+        round: id(RoundId::parse("r-2026")),
+        organisation: org(organisation),
+        subject: ValidationSubject::Component {
+            component: component.to_owned(),
+            stage: id(Stage::parse(i64::from(stage))),
+            evidence_reviewed: Vec::new(),
+        },
+        note: String::new(),
+        validator: validator.clone(),
+        at: Timestamp::from_millis(at),
+    };
+    let validations = vec![
+        // o1's 2.3 validated at 3, then revised to 2: the latest counts (difference 2).
+        record("o1", "2.3", 3, 1),
+        record("o1", "2.3", 2, 2),
+        // o2's 2.3 validated at 3 (difference -1).
+        record("o2", "2.3", 3, 3),
+        // o1's 1.1 confirmed (difference 0); a status record for o3 changes no stage.
+        record("o1", "1.1", 4, 4),
+        ValidationRecord {
+            subject: ValidationSubject::Status(ValidationStatus::InValidation),
+            ..record("o3", "1.1", 1, 5)
+        },
+        // A record of another round is ignored.
+        ValidationRecord {
+            round: id(RoundId::parse("r-2025")),
+            ..record("o3", "2.3", 1, 6)
+        },
+    ];
+    let catalogue = catalogue();
+    let round = round();
+    let data = RoundData {
+        round: &round,
+        assignments: &[],
+        responses: &responses,
+        validations: &validations,
+    };
+    let profile = id(profile(
+        &catalogue,
+        &data,
+        &org("o1"),
+        None,
+        PillarRule::Median,
+    ));
+    let validated = |id: &str| {
+        profile
+            .components
+            .iter()
+            .find(|c| c.id == id)
+            .and_then(|c| c.validated)
+            .map(Stage::get)
+    };
+    assert_eq!(validated("2.3"), Some(2));
+    assert_eq!(validated("1.1"), Some(4));
+    assert_eq!(validated("5.2"), None);
+    assert_eq!(profile.validation.status, ValidationStatus::InValidation);
+    assert_eq!(profile.validation.components.len(), 2);
+    let linked: Vec<(&str, Option<u8>)> = profile
+        .outcomes
+        .iter()
+        .flat_map(|area| &area.components)
+        .filter(|c| c.id == "2.3")
+        .map(|c| (c.id.as_str(), c.validated.map(Stage::get)))
+        .collect();
+    assert!(!linked.is_empty() && linked.iter().all(|(_, v)| *v == Some(2)));
+
+    let matrix = id(round_matrix(&catalogue, &data, PillarRule::Median));
+    let column = |id: &str| {
+        matrix
+            .components
+            .iter()
+            .position(|c| c.id == id)
+            .expect("column")
+    };
+    let difference = matrix.components[column("2.3")].validation;
+    assert_eq!(difference.organisations, 2);
+    assert_eq!(
+        difference.mean,
+        Some(0.5),
+        "(4 - 2) and (2 - 3) average 0.5"
+    );
+    assert_eq!(
+        matrix.components[column("1.1")].validation,
+        StageDifference {
+            organisations: 1,
+            mean: Some(0.0)
+        }
+    );
+    assert_eq!(
+        matrix.components[column("5.2")].validation,
+        StageDifference {
+            organisations: 0,
+            mean: None
+        }
+    );
+    let o3 = matrix
+        .rows
+        .iter()
+        .find(|r| r.organisation.as_str() == "o3")
+        .expect("o3");
+    assert!(
+        o3.validated.iter().all(Option::is_none),
+        "o3 has no judgement here"
+    );
+    let o1 = &matrix.rows[0];
+    assert_eq!(o1.validated[column("2.3")].map(Stage::get), Some(2));
 }

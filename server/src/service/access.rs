@@ -5,7 +5,7 @@
 
 use crate::domain::{
     Actor, ApiToken, OrganisationId, Person, Respondent, ResponseKey, Role, RoundId,
-    TelegramChatId, TokenHash, TokenId, TokenRole,
+    TelegramChatId, TokenHash, TokenId, TokenRole, Validator,
 };
 use crate::store::{Store, StoreError};
 
@@ -20,11 +20,15 @@ pub enum Identity {
     Admin {
         /// The token.
         token: TokenId,
+        /// The token's label (who or what it is for).
+        label: String,
     },
     /// A validator, for the listed rounds.
     Validator {
         /// The token.
         token: TokenId,
+        /// The token's label (who or what it is for), e.g. `JIU inspection team`.
+        label: String,
         /// The rounds in scope.
         rounds: Vec<RoundId>,
     },
@@ -70,10 +74,16 @@ pub async fn identify(
         Some(token) if !token.revoked => token,
         _ => return Ok(Identity::Rejected),
     };
-    let ApiToken { id, role, .. } = token;
+    let ApiToken {
+        id, role, label, ..
+    } = token;
     Ok(match role {
-        TokenRole::Admin => Identity::Admin { token: id },
-        TokenRole::Validator { rounds } => Identity::Validator { token: id, rounds },
+        TokenRole::Admin => Identity::Admin { token: id, label },
+        TokenRole::Validator { rounds } => Identity::Validator {
+            token: id,
+            label,
+            rounds,
+        },
         TokenRole::Bot => {
             let person = match chat {
                 Some(chat) => store.person_by_chat(chat).await?,
@@ -107,7 +117,7 @@ impl Identity {
     pub fn require_admin(&self) -> Result<TokenId, AccessError> {
         self.require_any()?;
         match self {
-            Self::Admin { token } => Ok(token.clone()),
+            Self::Admin { token, .. } => Ok(token.clone()),
             _ => Err(AccessError::Forbidden),
         }
     }
@@ -151,6 +161,23 @@ impl Identity {
         }
     }
 
+    /// Who may record validations in `round`: an administrator, or a validator with the
+    /// round in scope. Returns them as the validator the records name (their token and
+    /// its label).
+    ///
+    /// # Errors
+    /// Unauthenticated or forbidden.
+    pub fn require_validator_of(&self, round: &RoundId) -> Result<Validator, AccessError> {
+        self.require_round_reader(round)?;
+        match self {
+            Self::Admin { token, label } | Self::Validator { token, label, .. } => Ok(Validator {
+                actor: Actor::Token(token.clone()),
+                label: label.clone(),
+            }),
+            _ => Err(AccessError::Forbidden),
+        }
+    }
+
     /// The person the bot acts for.
     ///
     /// # Errors
@@ -180,7 +207,7 @@ impl Identity {
     ) -> Result<Actor, AccessError> {
         self.require_any()?;
         match self {
-            Self::Admin { token } => Ok(Actor::Token(token.clone())),
+            Self::Admin { token, .. } => Ok(Actor::Token(token.clone())),
             Self::Bot {
                 person: Some(person),
                 ..

@@ -465,7 +465,8 @@ async fn log(
 
 /// Moves a round to `status` when its lifecycle allows it
 /// ([`RoundStatus::can_become`]: open, close, reopen after closing, start validation,
-/// validated), logs the change and publishes it. Returns the round and the status it
+/// validated — the last only once every organisation's validation is signed off), logs
+/// the change and publishes it. Returns the round and the status it
 /// had.
 ///
 /// # Errors
@@ -494,6 +495,17 @@ pub async fn set_round_status(
             from.as_str(),
             status.as_str()
         )));
+    }
+    if status == RoundStatus::Validated {
+        let pending = crate::service::validation::not_signed_off(store, &round).await?;
+        if !pending.is_empty() {
+            let names: Vec<String> = pending.iter().map(ToString::to_string).collect();
+            return Err(AdminError::Conflict(format!(
+                "round `{}` cannot be validated while the validation of {} is not signed off",
+                round.id,
+                names.join(", ")
+            )));
+        }
     }
     round.status = status;
     store.put_round(&round).await?;
@@ -947,6 +959,23 @@ pub fn describe(action: &AuditAction) -> String {
         AuditAction::OrganisationAdded { organisation } => {
             format!("organisation {organisation} added to the round")
         }
+        AuditAction::ComponentValidated {
+            organisation,
+            component,
+            stage,
+        } => format!(
+            "component {component} of {organisation} validated at stage {}",
+            stage.get()
+        ),
+        AuditAction::ValidationStatusChanged {
+            organisation,
+            from,
+            to,
+        } => format!(
+            "validation of {organisation} changed from {} to {}",
+            from.as_str(),
+            to.as_str()
+        ),
     }
 }
 

@@ -6,14 +6,15 @@
 //! What is read, once per round ([`load_round`]): the round's stage-questionnaire
 //! responses (consolidated — the peers, for `PEER_OUTLIER` — and raters'), its
 //! outcome-protocol responses, and each organisation's consolidated stage response in its
-//! previous round. [`crate::service::views`] keeps the loaded round until the store
+//! previous round, and the validation records of its organisations.
+//! [`crate::service::views`] keeps the loaded round until the store
 //! changes, so the profiles of one round share one load.
 
-use futures_util::future::{try_join, try_join_all, try_join3};
+use futures_util::future::{try_join_all, try_join3};
 
 use crate::catalogue::{Catalogue, InstrumentRef};
 use crate::domain::{
-    Assignment, OrganisationId, Respondent, Response, ResponseKey, Round, RoundId,
+    Assignment, OrganisationId, Respondent, Response, ResponseKey, Round, RoundId, ValidationRecord,
 };
 use crate::profile::{
     self, Flag, Instruments, PillarRule, PreviousRound, Profile, ProfileError, RoundData,
@@ -41,6 +42,19 @@ async fn existing_round(store: &dyn Store, id: &RoundId) -> Result<Round, LoadEr
         .round(id)
         .await?
         .ok_or_else(|| LoadError::UnknownRound(id.clone()))
+}
+
+/// The validation records of `organisations` in `round`, each organisation's oldest
+/// first.
+async fn validations_of(
+    store: &dyn Store,
+    round: &RoundId,
+    organisations: &[OrganisationId],
+) -> Result<Vec<ValidationRecord>, StoreError> {
+    let reads = organisations
+        .iter()
+        .map(|organisation| store.validations(round, organisation));
+    Ok(try_join_all(reads).await?.into_iter().flatten().collect())
 }
 
 /// Reads the responses of `keys` that exist.
@@ -82,6 +96,8 @@ pub struct RoundSnapshot {
     stages: InstrumentRef,
     assignments: Vec<Assignment>,
     responses: Vec<Response>,
+    /// The validation records of the round's organisations, each one's oldest first.
+    validations: Vec<ValidationRecord>,
     /// Per organisation of the round, in its order.
     previous: Vec<Option<(Round, Option<Response>)>>,
 }
@@ -121,8 +137,12 @@ pub async fn load_round(
             None => Ok(None),
         }
     });
-    let (responses, previous_responses) =
-        try_join(read(store, keys), try_join_all(previous_reads)).await?;
+    let (responses, previous_responses, validations) = try_join3(
+        read(store, keys),
+        try_join_all(previous_reads),
+        validations_of(store, &round.id, &round.organisations),
+    )
+    .await?;
     let previous = previous
         .into_iter()
         .zip(previous_responses)
@@ -133,6 +153,7 @@ pub async fn load_round(
         stages,
         assignments,
         responses,
+        validations,
         previous,
     })
 }
@@ -148,6 +169,7 @@ impl RoundSnapshot {
             round: &self.round,
             assignments: &self.assignments,
             responses: &self.responses,
+            validations: &self.validations,
         }
     }
 
@@ -227,6 +249,7 @@ impl RoundSnapshot {
             round: &self.round,
             assignments: &[],
             responses: &consolidated,
+            validations: &self.validations,
         };
         profile::round_matrix(catalogue, &data, rule)
     }

@@ -14,7 +14,7 @@ use crate::domain::{
     EmailAddress, EventKind, IdempotencyKey, LinkBinding, LinkToken, Organisation, OrganisationId,
     Person, PersonId, QuestionId, Rating, Respondent, Response, ResponseKey, ResponseStatus, Role,
     Round, RoundId, RoundStatus, Stage, TelegramChatId, TelegramLinkCode, Timestamp, TokenHash,
-    TokenId, TokenRole, ValidationRecord,
+    TokenId, TokenRole, ValidationRecord, ValidationStatus, ValidationSubject, Validator,
 };
 
 use super::{AuditAction, AuditEntry};
@@ -628,24 +628,36 @@ async fn concurrent_writers(store: SharedStore) {
 async fn validations(store: SharedStore) {
     let round = id(RoundId::parse("r-2026"));
     let unicef = id(OrganisationId::parse("unicef"));
+    let validator = Validator {
+        actor: Actor::Token(id(TokenId::parse("t-validator"))),
+        label: "JIU validation team — «2026»".to_owned(),
+    };
     let record = |component: &str, value: i64, at: i64| ValidationRecord {
         round: round.clone(),
         organisation: unicef.clone(),
-        component: component.to_owned(),
-        stage: Stage::parse(value).unwrap_or_else(|e| panic!("{e}")),
+        subject: ValidationSubject::Component {
+            component: component.to_owned(),
+            stage: Stage::parse(value).unwrap_or_else(|e| panic!("{e}")),
+            evidence_reviewed: vec![format!("Policy on {component}"), "Ms Rao".to_owned()],
+        },
         note: format!("checked {component}"),
-        validator: id(PersonId::parse("p-validator")),
+        validator: validator.clone(),
         at: Timestamp::from_millis(at),
     };
     let first = record("2.3", 3, 1);
     let second = record("1.1", 2, 2);
     let revised = record("2.3", 2, 3);
-    for r in [&first, &second, &revised] {
+    let signed_off = ValidationRecord {
+        subject: ValidationSubject::Status(ValidationStatus::Validated),
+        note: "signed off".to_owned(),
+        ..record("2.3", 2, 4)
+    };
+    for r in [&first, &second, &revised, &signed_off] {
         ok("add", store.add_validation(r)).await;
     }
     assert_eq!(
         ok("list", store.validations(&round, &unicef)).await,
-        vec![first, second, revised],
+        vec![first, second, revised, signed_off],
         "an audit trail, oldest first, never replaced"
     );
     assert!(
@@ -710,6 +722,24 @@ async fn audit_log(store: SharedStore) {
                 organisation: unicef.clone(),
                 person: ben.clone(),
                 role: Role::FocalPoint,
+            },
+        ),
+        entry(
+            &round,
+            10,
+            AuditAction::ComponentValidated {
+                organisation: unicef.clone(),
+                component: "2.3".to_owned(),
+                stage: Stage::parse(2).unwrap_or_else(|e| panic!("{e}")),
+            },
+        ),
+        entry(
+            &round,
+            11,
+            AuditAction::ValidationStatusChanged {
+                organisation: unicef.clone(),
+                from: ValidationStatus::InValidation,
+                to: ValidationStatus::Validated,
             },
         ),
         entry(

@@ -15,7 +15,7 @@ use crate::domain::{
     LinkToken, NamedRating, Organisation, OrganisationId, Person, PersonId, QuestionId, Rating,
     ResponseEvent, ResponseKey, ResponseMeta, ResponseStatus, Role, Round, RoundId, RoundStatus,
     Stage, TelegramChatId, TelegramLinkCode, Timestamp, TokenHash, TokenId, TokenRole,
-    ValidationRecord,
+    ValidationRecord, ValidationStatus, ValidationSubject, Validator,
 };
 use crate::domain::{EmailAddress, ResponseId};
 
@@ -239,29 +239,71 @@ impl TryFrom<AssignmentRecord> for Assignment {
     }
 }
 
+/// The version validation records are written with. Version 1 (component judgements
+/// only, `validator` a person id) is still read: it becomes a component record whose
+/// validator is that person, labelled by the id, with no evidence reviewed.
+pub const VALIDATION_VERSION: u16 = 2;
+
 /// A stored validation record.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ValidationRecordRecord {
     v: u16,
     round: String,
     organisation: String,
-    component: String,
-    stage: u8,
+    /// `component` or `status` (version 2; version 1 records are all components).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    kind: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    component: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    stage: Option<u8>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    evidence_reviewed: Vec<String>,
+    /// The validation status a status record moves to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    status: Option<String>,
     note: String,
+    /// Version 1: a person id; version 2: an actor (`token:<id>`, `person:<id>`, `system`).
     validator: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    validator_label: Option<String>,
     at: i64,
 }
 
 impl From<&ValidationRecord> for ValidationRecordRecord {
     fn from(r: &ValidationRecord) -> Self {
+        let (kind, component, stage, evidence_reviewed, status) = match &r.subject {
+            ValidationSubject::Component {
+                component,
+                stage,
+                evidence_reviewed,
+            } => (
+                "component",
+                Some(component.clone()),
+                Some(stage.get()),
+                evidence_reviewed.clone(),
+                None,
+            ),
+            ValidationSubject::Status(status) => (
+                "status",
+                None,
+                None,
+                Vec::new(),
+                Some(status.as_str().to_owned()),
+            ),
+        };
         Self {
-            v: VERSION,
+            v: VALIDATION_VERSION,
             round: r.round.to_string(),
             organisation: r.organisation.to_string(),
-            component: r.component.clone(),
-            stage: r.stage.get(),
+            kind: Some(kind.to_owned()),
+            component,
+            stage,
+            evidence_reviewed,
+            status,
             note: r.note.clone(),
-            validator: r.validator.to_string(),
+            validator: actor_text(&r.validator.actor),
+            validator_label: Some(r.validator.label.clone()),
             at: r.at.millis(),
         }
     }
@@ -270,14 +312,56 @@ impl From<&ValidationRecord> for ValidationRecordRecord {
 impl TryFrom<ValidationRecordRecord> for ValidationRecord {
     type Error = StoreError;
     fn try_from(r: ValidationRecordRecord) -> Result<Self, StoreError> {
-        check_version("validation", r.v)?;
+        let component = |component: Option<String>, stage: Option<u8>, evidence_reviewed| {
+            let component = component.ok_or_else(|| corrupt("validation", "no component"))?;
+            let stage = stage.ok_or_else(|| corrupt("validation", "no stage"))?;
+            Ok::<_, StoreError>(ValidationSubject::Component {
+                component,
+                stage: parse("stage", Stage::parse(i64::from(stage)))?,
+                evidence_reviewed,
+            })
+        };
+        let (subject, validator) = match r.v {
+            1 => {
+                let person = parse("person id", PersonId::parse(&r.validator))?;
+                let validator = Validator {
+                    label: person.to_string(),
+                    actor: Actor::Person(person),
+                };
+                (
+                    component(r.component, r.stage, r.evidence_reviewed)?,
+                    validator,
+                )
+            }
+            VALIDATION_VERSION => {
+                let subject = match r.kind.as_deref() {
+                    Some("component") => component(r.component, r.stage, r.evidence_reviewed)?,
+                    Some("status") => {
+                        let status = r.status.as_deref().unwrap_or_default();
+                        ValidationSubject::Status(
+                            ValidationStatus::parse(status)
+                                .ok_or_else(|| corrupt("validation status", status))?,
+                        )
+                    }
+                    other => return Err(corrupt("validation kind", format!("{other:?}"))),
+                };
+                let actor = parse_actor(&r.validator)?;
+                let label = r.validator_label.unwrap_or_else(|| r.validator.clone());
+                (subject, Validator { actor, label })
+            }
+            other => {
+                return Err(corrupt(
+                    "validation",
+                    format!("unknown record version {other}"),
+                ));
+            }
+        };
         Ok(Self {
             round: parse("round id", RoundId::parse(&r.round))?,
             organisation: parse("organisation id", OrganisationId::parse(&r.organisation))?,
-            component: r.component,
-            stage: parse("stage", Stage::parse(i64::from(r.stage)))?,
+            subject,
             note: r.note,
-            validator: parse("person id", PersonId::parse(&r.validator))?,
+            validator,
             at: Timestamp::from_millis(r.at),
         })
     }
@@ -826,6 +910,24 @@ pub enum AuditActionRecord {
         /// The organisation id.
         organisation: String,
     },
+    /// A component's validated stage was recorded.
+    ComponentValidated {
+        /// The organisation id.
+        organisation: String,
+        /// The component id.
+        component: String,
+        /// The validated stage.
+        stage: u8,
+    },
+    /// An organisation's validation status changed.
+    ValidationStatusChanged {
+        /// The organisation id.
+        organisation: String,
+        /// The status before.
+        from: String,
+        /// The status after.
+        to: String,
+    },
 }
 
 fn audit_role_parts(role: &Role) -> (String, Vec<String>) {
@@ -848,6 +950,10 @@ fn audit_role(name: &str, outcome_areas: Vec<String>) -> Result<Role, StoreError
 
 fn audit_status(text: &str) -> Result<RoundStatus, StoreError> {
     RoundStatus::parse(text).ok_or_else(|| corrupt("round status", text))
+}
+
+fn validation_status(text: &str) -> Result<ValidationStatus, StoreError> {
+    ValidationStatus::parse(text).ok_or_else(|| corrupt("validation status", text))
 }
 
 impl From<&AuditEntry> for AuditRecord {
@@ -895,6 +1001,24 @@ impl From<&AuditEntry> for AuditRecord {
                     organisation: organisation.to_string(),
                 }
             }
+            AuditAction::ComponentValidated {
+                organisation,
+                component,
+                stage,
+            } => AuditActionRecord::ComponentValidated {
+                organisation: organisation.to_string(),
+                component: component.clone(),
+                stage: stage.get(),
+            },
+            AuditAction::ValidationStatusChanged {
+                organisation,
+                from,
+                to,
+            } => AuditActionRecord::ValidationStatusChanged {
+                organisation: organisation.to_string(),
+                from: from.as_str().to_owned(),
+                to: to.as_str().to_owned(),
+            },
         };
         Self {
             v: VERSION,
@@ -948,6 +1072,24 @@ impl TryFrom<AuditRecord> for AuditEntry {
                     organisation: parse("organisation id", OrganisationId::parse(&organisation))?,
                 }
             }
+            AuditActionRecord::ComponentValidated {
+                organisation,
+                component,
+                stage,
+            } => AuditAction::ComponentValidated {
+                organisation: parse("organisation id", OrganisationId::parse(&organisation))?,
+                component,
+                stage: parse("stage", Stage::parse(i64::from(stage)))?,
+            },
+            AuditActionRecord::ValidationStatusChanged {
+                organisation,
+                from,
+                to,
+            } => AuditAction::ValidationStatusChanged {
+                organisation: parse("organisation id", OrganisationId::parse(&organisation))?,
+                from: validation_status(&from)?,
+                to: validation_status(&to)?,
+            },
         };
         Ok(Self {
             round: parse("round id", RoundId::parse(&r.round))?,
@@ -1171,5 +1313,108 @@ mod tests {
             Organisation::try_from(record),
             Err(StoreError::Corrupt(_))
         ));
+    }
+
+    fn validation_back(bytes: &[u8]) -> Result<ValidationRecord, StoreError> {
+        let record: ValidationRecordRecord = decode("validation", bytes)?;
+        ValidationRecord::try_from(record)
+    }
+
+    #[test]
+    fn version_1_validation_records_read_as_component_judgements_of_a_person() {
+        let bytes = br#"{"v":1,"round":"r-2026","organisation":"unicef","component":"2.3","stage":3,"note":"checked","validator":"p-val","at":42}"#;
+        let record = validation_back(bytes).expect("a version 1 record reads");
+        assert_eq!(
+            record,
+            ValidationRecord {
+                round: RoundId::parse("r-2026").expect("id"),
+                organisation: OrganisationId::parse("unicef").expect("id"),
+                subject: ValidationSubject::Component {
+                    component: "2.3".to_owned(),
+                    stage: Stage::parse(3).expect("stage"),
+                    evidence_reviewed: Vec::new(),
+                },
+                note: "checked".to_owned(),
+                validator: Validator {
+                    actor: Actor::Person(PersonId::parse("p-val").expect("id")),
+                    label: "p-val".to_owned(),
+                },
+                at: Timestamp::from_millis(42),
+            }
+        );
+    }
+
+    #[test]
+    fn validation_records_round_trip_as_version_2() {
+        let validator = Validator {
+            actor: Actor::Token(TokenId::parse("t-jiu").expect("id")),
+            label: "JIU team".to_owned(),
+        };
+        let records = [
+            ValidationRecord {
+                round: RoundId::parse("r-2026").expect("id"),
+                organisation: OrganisationId::parse("unicef").expect("id"),
+                subject: ValidationSubject::Component {
+                    component: "5.1".to_owned(),
+                    stage: Stage::parse(4).expect("stage"),
+                    evidence_reviewed: vec!["Evaluation 2024".to_owned(), "Ms Rao".to_owned()],
+                },
+                note: "one stage lower: no evaluation".to_owned(),
+                validator: validator.clone(),
+                at: Timestamp::from_millis(7),
+            },
+            ValidationRecord {
+                round: RoundId::parse("r-2026").expect("id"),
+                organisation: OrganisationId::parse("unicef").expect("id"),
+                subject: ValidationSubject::Status(ValidationStatus::Validated),
+                note: "signed off".to_owned(),
+                validator,
+                at: Timestamp::from_millis(8),
+            },
+        ];
+        for record in records {
+            let bytes = encode(&ValidationRecordRecord::from(&record));
+            let text = String::from_utf8(bytes.clone()).expect("utf-8");
+            assert!(text.starts_with(r#"{"v":2,"#), "{text}");
+            assert_eq!(validation_back(&bytes).expect("reads back"), record);
+        }
+        for broken in [
+            br#"{"v":3,"round":"r","organisation":"o","kind":"component","component":"1.1","stage":2,"note":"","validator":"system","at":1}"#.as_slice(),
+            br#"{"v":2,"round":"r","organisation":"o","kind":"component","component":"1.1","stage":7,"note":"","validator":"system","at":1}"#,
+            br#"{"v":2,"round":"r","organisation":"o","kind":"status","status":"done","note":"","validator":"system","at":1}"#,
+            br#"{"v":2,"round":"r","organisation":"o","kind":"other","note":"","validator":"system","at":1}"#,
+        ] {
+            assert!(
+                matches!(validation_back(broken), Err(StoreError::Corrupt(_))),
+                "{}",
+                String::from_utf8_lossy(broken)
+            );
+        }
+    }
+
+    #[test]
+    fn validation_audit_actions_round_trip() {
+        for action in [
+            AuditAction::ComponentValidated {
+                organisation: OrganisationId::parse("unicef").expect("id"),
+                component: "2.3".to_owned(),
+                stage: Stage::parse(2).expect("stage"),
+            },
+            AuditAction::ValidationStatusChanged {
+                organisation: OrganisationId::parse("unicef").expect("id"),
+                from: ValidationStatus::InValidation,
+                to: ValidationStatus::Validated,
+            },
+        ] {
+            let entry = AuditEntry {
+                round: RoundId::parse("r-2026").expect("id"),
+                at: Timestamp::from_millis(5),
+                actor: Actor::Token(TokenId::parse("t-jiu").expect("id")),
+                action,
+            };
+            let bytes = encode(&AuditRecord::from(&entry));
+            let record: AuditRecord = decode("audit entry", &bytes).expect("json");
+            assert_eq!(AuditEntry::try_from(record).expect("reads back"), entry);
+        }
     }
 }

@@ -1178,6 +1178,7 @@ mod tests {
     use crate::domain::{
         Actor, AnswerValue, Channel, Command, CommandError, EmailAddress, IdempotencyKey,
         LinkBinding, Respondent, ResponseStatus, Role, RoundStatus, Stage, TokenRole,
+        ValidationSubject, Validator,
     };
 
     fn key(organisation: &str) -> ResponseKey {
@@ -1654,10 +1655,16 @@ mod tests {
         let validation = |note: &str, at: i64| ValidationRecord {
             round: round_id.clone(),
             organisation: org.clone(),
-            component: "1.1".into(),
-            stage: Stage::parse(3).expect("stage"),
+            subject: ValidationSubject::Component {
+                component: "1.1".into(),
+                stage: Stage::parse(3).expect("stage"),
+                evidence_reviewed: Vec::new(),
+            },
             note: note.into(),
-            validator: PersonId::parse("val").expect("id"),
+            validator: Validator {
+                actor: Actor::Token(TokenId::parse("val").expect("id")),
+                label: "val".into(),
+            },
             at: Timestamp::from_millis(at),
         };
         for (n, note) in ["first", "second", "third"].iter().enumerate() {

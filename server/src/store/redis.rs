@@ -1360,6 +1360,7 @@ mod tests {
     use crate::domain::{
         Actor, AnswerChange, AnswerValue, Channel, Command, CommandError, EmailAddress,
         IdempotencyKey, LinkBinding, Respondent, Role, RoundStatus, Stage, TokenRole,
+        ValidationSubject, Validator,
     };
 
     const AT: i64 = 1_760_000_000_000;
@@ -2053,10 +2054,16 @@ mod tests {
         let validation = |note: &str| ValidationRecord {
             round: round_id.clone(),
             organisation: a.clone(),
-            component: "2.3".into(),
-            stage: Stage::parse(3).expect("stage"),
+            subject: ValidationSubject::Component {
+                component: "2.3".into(),
+                stage: Stage::parse(3).expect("stage"),
+                evidence_reviewed: Vec::new(),
+            },
             note: note.into(),
-            validator: PersonId::parse("val").expect("id"),
+            validator: Validator {
+                actor: Actor::Token(TokenId::parse("val").expect("id")),
+                label: "val".into(),
+            },
             at: Timestamp::from_millis(AT),
         };
         store

@@ -14,6 +14,8 @@ mod crash;
 mod malformed;
 // server/schema.graphql is current and every type and field is documented.
 mod schema;
+// Validation packs against committed snapshots: HTML, Markdown and JSON of the demo round.
+mod pack;
 // The store contract, the fold property and the key layout on both backends.
 mod store;
 // Helpers: locating the shipped folders, copying the catalogue to a temporary folder.

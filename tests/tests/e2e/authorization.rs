@@ -196,8 +196,9 @@ const ROUND_LIST: [Expect; 7] = [
     Forbidden,
     Forbidden,
 ];
-/// `round(id)`, `roundEvents`, `profile`, `flags` and `roundMatrix`: administrators and
-/// validators with the round in scope.
+/// `round(id)`, `roundEvents`, `profile`, `flags`, `roundMatrix`, `validation`,
+/// `validationPack`, and recording validations: administrators and validators with the
+/// round in scope.
 const ROUND_READER: [Expect; 7] = [
     Unauthenticated,
     Unauthenticated,
@@ -440,6 +441,20 @@ fn matrix() -> Vec<Row> {
             "{ telegramMe { personId responses { roundId } } }",
             no_variables,
         ),
+        row(
+            Query,
+            "validation",
+            ROUND_READER,
+            r#"{ validation(roundId: "r-2026", organisationId: "unicef") { status } }"#,
+            no_variables,
+        ),
+        row(
+            Query,
+            "validationPack",
+            ROUND_READER,
+            r#"{ validationPack(roundId: "r-2026", organisationId: "unicef", format: JSON) { fileName } }"#,
+            no_variables,
+        ),
         // --- mutations ---
         row(
             Mutation,
@@ -638,6 +653,43 @@ fn matrix() -> Vec<Row> {
             "mutation { unlinkTelegramChat { linked } }",
             no_variables,
         ),
+        Row {
+            // Round r-2026 is open, not in validation: an allowed judgement is refused
+            // with CONFLICT, after the access check it passed.
+            tolerated: &["CONFLICT"],
+            ..row(
+                Mutation,
+                "recordValidation",
+                ROUND_READER,
+                "mutation($input: RecordValidationInput!) { recordValidation(input: $input) \
+                 { validation { stage } } }",
+                |_| {
+                    json!({ "input": {
+                        "roundId": ROUND,
+                        "organisationId": "unicef",
+                        "componentId": "2.3",
+                        "stage": 2,
+                    } })
+                },
+            )
+        },
+        Row {
+            tolerated: &["CONFLICT"],
+            ..row(
+                Mutation,
+                "setValidationStatus",
+                ROUND_READER,
+                "mutation($input: SetValidationStatusInput!) { setValidationStatus(input: $input) \
+                 { status } }",
+                |_| {
+                    json!({ "input": {
+                        "roundId": ROUND,
+                        "organisationId": "unicef",
+                        "status": "VALIDATED",
+                    } })
+                },
+            )
+        },
         // --- subscriptions (over the websocket) ---
         row(
             Subscription,

@@ -20,6 +20,8 @@ mod events;
 mod exports;
 // Data arranged directly in the store: organisations, people, a round, assignments.
 mod fixtures;
+// Validation packs (HTML printed to PDF by headless Chromium, Markdown, JSON) and the validator's workflow, on both backends.
+mod packs;
 // Profiles, flags and the round matrix from answers given over the API, on both backends.
 mod profile;
 // The server's HTTP surface: health, readiness, metrics, GraphiQL, ping.

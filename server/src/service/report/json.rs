@@ -68,6 +68,8 @@ pub struct OrganisationExport {
     pub name: String,
     /// Whether its consolidated response is submitted (a draft's answers count too).
     pub submitted: bool,
+    /// How far its validation has got: `not-started`, `in-validation` or `validated`.
+    pub validation_status: &'static str,
     /// The previous round compared with, if any.
     pub previous_round: Option<String>,
     /// The overall pattern.
@@ -399,6 +401,17 @@ pub struct MatrixComponentExport {
     pub pillar: u8,
     /// The organisations' stages for it.
     pub distribution: DistributionExport,
+    /// Self-assessed against validated stages over the organisations with both.
+    pub validation: StageDifferenceExport,
+}
+
+/// How far self-assessed stages differ from validated ones for one component.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StageDifferenceExport {
+    /// Organisations with a self-assessed and a validated stage.
+    pub organisations: usize,
+    /// Mean of self-assessed minus validated stage; `null` without such organisations.
+    pub mean_difference: Option<f64>,
 }
 
 /// A pillar of the matrix.
@@ -442,6 +455,8 @@ pub struct MatrixRowExport {
     pub stages: Vec<Option<u8>>,
     /// Its pillar stages, in the order of `matrix.pillars`.
     pub pillar_stages: Vec<Option<u8>>,
+    /// Its validated stage per component, in the order of `matrix.components`.
+    pub validated_stages: Vec<Option<u8>>,
 }
 
 impl RoundExport {
@@ -473,6 +488,7 @@ fn organisation(profile: &Profile, report: &RoundReport) -> OrganisationExport {
         id: profile.organisation.to_string(),
         name: report.organisation_name(&profile.organisation).to_owned(),
         submitted: profile.submitted,
+        validation_status: profile.validation.status.as_str(),
         previous_round: profile.previous_round.as_ref().map(ToString::to_string),
         pattern: PatternExport {
             pillars: profile.pattern.pillars.clone(),
@@ -692,6 +708,10 @@ fn matrix(matrix: &RoundMatrix) -> MatrixExport {
                 name: c.name.clone(),
                 pillar: c.pillar,
                 distribution: distribution(&c.distribution),
+                validation: StageDifferenceExport {
+                    organisations: c.validation.organisations,
+                    mean_difference: c.validation.mean,
+                },
             })
             .collect(),
         pillars: matrix
@@ -711,6 +731,7 @@ fn matrix(matrix: &RoundMatrix) -> MatrixExport {
                 submitted: r.submitted,
                 stages: r.stages.iter().map(|s| stage(*s)).collect(),
                 pillar_stages: r.pillars.iter().map(|s| stage(*s)).collect(),
+                validated_stages: r.validated.iter().map(|s| stage(*s)).collect(),
             })
             .collect(),
     }

@@ -173,6 +173,7 @@ fn report(rule: PillarRule) -> RoundReport {
         round: &round,
         assignments: &assignments,
         responses: &responses,
+        validations: &[],
     };
     let profiles = round
         .organisations
