@@ -31,6 +31,8 @@ pub struct AppState {
     pub schema: AppSchema,
     /// Profiles and matrices computed so far.
     pub views: crate::service::views::Views,
+    /// Web form sessions, failed link attempts and page templates.
+    pub web: crate::web::WebState,
 }
 
 impl std::fmt::Debug for AppState {
@@ -121,6 +123,7 @@ impl App {
                 settings,
                 schema,
                 views: crate::service::views::Views::default(),
+                web: crate::web::WebState::default(),
             }),
         })
     }

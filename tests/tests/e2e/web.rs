@@ -1,0 +1,273 @@
+//! The web form behind personal links, over HTTP: the link swaps its secret for a
+//! session cookie and a redirect, the form saves answers with channel WEB through a POST
+//! carrying the CSRF token, and forged, revoked or CSRF-less requests change nothing.
+
+use serde_json::json;
+use server::domain::{
+    LinkBinding, OrganisationId, PersonId, Respondent, ResponseKey, RoundId, Timestamp,
+};
+use server::service::links;
+
+use crate::fixtures::{self, ROUND, outcomes};
+use crate::support::{Backend, TestServer, data};
+
+/// A client that does not follow redirects and keeps no cookies: each test sees them.
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+}
+
+/// Ben's outcome-protocol response.
+pub fn ben_outcomes() -> ResponseKey {
+    ResponseKey {
+        round: RoundId::parse(ROUND).expect("id"),
+        organisation: OrganisationId::parse("unicef").expect("id"),
+        instrument: server::catalogue::InstrumentRef::parse("jiu-rbm-outcomes@1").expect("ref"),
+        respondent: Respondent::Person(PersonId::parse("p-ben").expect("id")),
+    }
+}
+
+/// A link for Ben to his outcome protocol, made through the service.
+async fn ben_link(server: &TestServer) -> String {
+    let round = server
+        .state
+        .store
+        .round(&RoundId::parse(ROUND).expect("id"))
+        .await
+        .expect("read")
+        .expect("round");
+    let link = links::create(
+        server.state.store.as_ref(),
+        &round,
+        LinkBinding {
+            response: ben_outcomes(),
+            person: PersonId::parse("p-ben").expect("id"),
+        },
+        Timestamp::now(),
+    )
+    .await
+    .expect("link made");
+    links::url(&server.url, &link.secret)
+}
+
+/// Opens a link: returns the status, the `Location` and the session cookie
+/// (`name=value`), checking the cookie's attributes.
+pub async fn open(client: &reqwest::Client, url: &str) -> (u16, Option<String>, Option<String>) {
+    let response = client.get(url).send().await.expect("answer");
+    let status = response.status().as_u16();
+    assert_eq!(
+        response.headers()["referrer-policy"],
+        "no-referrer",
+        "every page sends no referrer"
+    );
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    let location = response
+        .headers()
+        .get("location")
+        .map(|v| v.to_str().expect("ascii").to_owned());
+    let cookie = response.headers().get("set-cookie").map(|v| {
+        let text = v.to_str().expect("ascii");
+        assert!(text.contains("HttpOnly"), "{text}");
+        assert!(text.contains("SameSite=Lax"), "{text}");
+        assert!(
+            !text.contains("Secure"),
+            "no Secure over plain http: {text}"
+        );
+        text.split(';').next().expect("pair").to_owned()
+    });
+    (status, location, cookie)
+}
+
+/// The value of the hidden input `name` in a page.
+pub fn hidden(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html.find(&marker).expect("hidden input") + marker.len();
+    html[start..].split('"').next().expect("value").to_owned()
+}
+
+/// The first text area's field name in a page.
+pub fn first_textarea(html: &str) -> String {
+    let start = html.find("<textarea").expect("a text area");
+    let name = html[start..].find("name=\"").expect("name") + start + 6;
+    html[name..].split('"').next().expect("name").to_owned()
+}
+
+/// GET `path` with the cookie: status and body.
+pub async fn get(client: &reqwest::Client, base: &str, path: &str, cookie: &str) -> (u16, String) {
+    let response = client
+        .get(format!("{base}{path}"))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .expect("answer");
+    let status = response.status().as_u16();
+    (status, response.text().await.expect("body"))
+}
+
+/// POST a form to `/form` with the cookie: status, location and body.
+pub async fn post(
+    client: &reqwest::Client,
+    base: &str,
+    cookie: &str,
+    fields: &[(&str, &str)],
+) -> (u16, Option<String>, String) {
+    let body = serde_urlencoded::to_string(fields).expect("encoded");
+    let response = client
+        .post(format!("{base}/form"))
+        .header("cookie", cookie)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .expect("answer");
+    let status = response.status().as_u16();
+    let location = response
+        .headers()
+        .get("location")
+        .map(|v| v.to_str().expect("ascii").to_owned());
+    (status, location, response.text().await.expect("body"))
+}
+
+const RESPONSE: &str = "query($response: ResponseRefInput!) {
+  response(response: $response) { status lastSeq answers { questionId value { text } channel } }
+}";
+
+#[tokio::test]
+async fn a_link_opens_a_session_and_the_form_saves_answers_with_channel_web() {
+    for backend in [Backend::Redb, Backend::Redis] {
+        let server = TestServer::spawn(backend).await;
+        fixtures::arrange(&server).await;
+        let url = ben_link(&server).await;
+        let client = client();
+
+        // Opening the link twice (a scanner, then the person) changes nothing.
+        for _ in 0..2 {
+            let head = client.head(&url).send().await.expect("answer");
+            assert_eq!(head.status().as_u16(), 303);
+            let (status, location, cookie) = open(&client, &url).await;
+            assert_eq!(status, 303);
+            assert_eq!(location.as_deref(), Some("/form"));
+            assert!(cookie.is_some());
+        }
+        let before = server
+            .admin(RESPONSE, json!({ "response": outcomes("unicef", "p-ben") }))
+            .await;
+        assert_eq!(data(&before)["response"]["lastSeq"], 0);
+
+        let (_, _, cookie) = open(&client, &url).await;
+        let cookie = cookie.expect("cookie");
+        let (status, html) = get(&client, &server.url, "/form", &cookie).await;
+        assert_eq!(status, 200, "{html}");
+        assert!(html.contains("width=device-width"));
+        assert!(html.contains("Save draft") && html.contains("Submit"));
+        let secret = url.rsplit('/').next().expect("secret");
+        assert!(!html.contains(secret), "the page never shows the secret");
+        let csrf = hidden(&html, "csrf");
+        let field = first_textarea(&html);
+        let question = field.strip_prefix("q:").expect("question field").to_owned();
+        assert!(html.contains("for=\"f-"), "inputs have labels");
+
+        // Without the CSRF token, or with a wrong one, nothing is saved.
+        for fields in [
+            vec![("action", "save"), (field.as_str(), "forged")],
+            vec![
+                ("csrf", "0000"),
+                ("action", "save"),
+                (field.as_str(), "forged"),
+            ],
+        ] {
+            let (status, _, _) = post(&client, &server.url, &cookie, &fields).await;
+            assert_eq!(status, 403);
+        }
+        // Without the session cookie, nothing is saved either.
+        let (status, _, _) = post(
+            &client,
+            &server.url,
+            "stagewise_session=forged",
+            &[("csrf", &csrf), ("action", "save"), (&field, "forged")],
+        )
+        .await;
+        assert_eq!(status, 401);
+        let unchanged = server
+            .admin(RESPONSE, json!({ "response": outcomes("unicef", "p-ben") }))
+            .await;
+        assert_eq!(data(&unchanged)["response"]["lastSeq"], 0);
+
+        let (status, location, _) = post(
+            &client,
+            &server.url,
+            &cookie,
+            &[
+                ("csrf", &csrf),
+                ("request", "r1"),
+                ("action", "save"),
+                (&field, "Results are reviewed yearly."),
+            ],
+        )
+        .await;
+        assert_eq!(status, 303);
+        assert_eq!(location.as_deref(), Some("/form?saved"));
+        let saved = server
+            .admin(RESPONSE, json!({ "response": outcomes("unicef", "p-ben") }))
+            .await;
+        let response = &data(&saved)["response"];
+        assert_eq!(response["status"], "DRAFT");
+        assert_eq!(
+            response["answers"],
+            json!([{ "questionId": question, "value": { "text": "Results are reviewed yearly." }, "channel": "WEB" }])
+        );
+        // The draft is shown again, with the channel it came through.
+        let (_, html) = get(&client, &server.url, "/form?saved", &cookie).await;
+        assert!(html.contains("Results are reviewed yearly."));
+        assert!(html.contains("Your draft is saved"));
+        assert!(html.contains("Answered through web"));
+
+        // Submitting an incomplete response is refused with the missing questions; the
+        // answer stays.
+        let (status, _, html) = post(
+            &client,
+            &server.url,
+            &cookie,
+            &[("csrf", &csrf), ("request", "r2"), ("action", "submit")],
+        )
+        .await;
+        assert_eq!(status, 422, "{html}");
+        assert!(html.contains("Please answer the required questions"));
+
+        // Revoking the link ends its sessions and the link itself.
+        assert!(
+            links::revoke(server.state.store.as_ref(), secret)
+                .await
+                .expect("revoked")
+        );
+        let (status, _) = get(&client, &server.url, "/form", &cookie).await;
+        assert_eq!(status, 404);
+        let (status, _, cookie) = open(&client, &url).await;
+        assert_eq!((status, cookie), (404, None));
+        server.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn forged_links_are_refused_and_repeated_failures_are_rate_limited() {
+    let server = TestServer::spawn(Backend::Redb).await;
+    fixtures::arrange(&server).await;
+    let client = client();
+    let forged = format!("{}/l/{}", server.url, "ab".repeat(32));
+    for attempt in 0..server::web::MAX_FAILURES {
+        let (status, _, cookie) = open(&client, &forged).await;
+        assert_eq!((status, cookie), (404, None), "attempt {attempt}");
+    }
+    let (status, _, _) = open(&client, &forged).await;
+    assert_eq!(status, 429, "the next attempt is refused");
+    // Even a good link waits until the window ends.
+    let url = ben_link(&server).await;
+    let (status, _, cookie) = open(&client, &url).await;
+    assert_eq!((status, cookie), (429, None));
+    // A malformed secret never reaches the store and is refused the same way.
+    let (status, _) = server.get("/l/not-hex").await;
+    assert_eq!(status, 429);
+    server.stop().await;
+}
