@@ -33,6 +33,8 @@ pub struct AppState {
     pub views: crate::service::views::Views,
     /// Web form sessions, failed link attempts and page templates.
     pub web: crate::web::WebState,
+    /// Outgoing email.
+    pub mailer: crate::email::Mailer,
 }
 
 impl std::fmt::Debug for AppState {
@@ -94,6 +96,7 @@ impl App {
                 )
             }
         };
+        let mailer = crate::email::Mailer::build(&settings).context("failed to set up email")?;
         let schema = graphql::build(&settings.settings.graphql);
         let bind = settings.settings.server.bind.clone();
         let acceptor = TcpListener::bind(bind.clone())
@@ -124,6 +127,7 @@ impl App {
                 schema,
                 views: crate::service::views::Views::default(),
                 web: crate::web::WebState::default(),
+                mailer,
             }),
         })
     }

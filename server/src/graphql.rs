@@ -10,6 +10,7 @@ pub mod answering;
 pub mod cache;
 pub mod catalogue;
 pub mod error;
+pub mod invitations;
 pub mod ping;
 pub mod profile;
 pub mod subscription;
@@ -35,7 +36,11 @@ pub struct Query(
 
 /// All mutations.
 #[derive(MergedObject, Default)]
-pub struct Mutation(admin::AdminMutation, answering::AnsweringMutation);
+pub struct Mutation(
+    admin::AdminMutation,
+    answering::AnsweringMutation,
+    invitations::InvitationsMutation,
+);
 
 /// All subscriptions.
 #[derive(MergedSubscription, Default)]

@@ -10,6 +10,7 @@ pub mod charts;
 pub mod cli;
 pub mod config;
 pub mod domain;
+pub mod email;
 pub mod events;
 pub mod export;
 pub mod graphql;

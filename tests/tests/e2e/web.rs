@@ -271,3 +271,171 @@ async fn forged_links_are_refused_and_repeated_failures_are_rate_limited() {
     assert_eq!(status, 429);
     server.stop().await;
 }
+
+/// Log lines written while a test runs on the current thread's runtime.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("log").extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Captured {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().expect("log")).into_owned()
+    }
+}
+
+const INVITE: &str = "mutation($input: InviteByEmailInput!) {
+  inviteByEmail(input: $input) { sent { personId organisationId responseId } failed { personId } }
+}";
+
+/// The personal link in a received message: `<base>/l/<64 hex>`.
+fn link_in(message: &str, base: &str) -> String {
+    let prefix = format!("{base}/l/");
+    let start = message.find(&prefix).expect("a link to the base URL");
+    let secret: String = message[start + prefix.len()..]
+        .chars()
+        .take_while(char::is_ascii_hexdigit)
+        .collect();
+    assert_eq!(secret.len(), 64, "256 bits in hex");
+    format!("{prefix}{secret}")
+}
+
+#[tokio::test]
+async fn an_invitation_over_smtp_leads_to_answers_saved_with_channel_web() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_env_filter("trace")
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let _logs = tracing::subscriber::set_default(subscriber);
+
+    let sink = tests::smtp::SmtpSink::start();
+    let port = tests::free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let server = TestServer::spawn_with(Backend::Redb, None, "e2e", |settings| {
+        settings.server.bind = format!("127.0.0.1:{port}");
+        settings.server.public_base_url = base.clone();
+        settings.email.smtp_host = "127.0.0.1".to_owned();
+        settings.email.smtp_port = sink.port();
+        settings.email.tls = server::config::SmtpTls::None;
+        settings.email.from = "Stagewise <survey@example.org>".to_owned();
+        settings.email.reply_to = "Survey team <team@example.org>".to_owned();
+    })
+    .await;
+    fixtures::arrange(&server).await;
+
+    // Only admins invite.
+    let refused = server
+        .graphql_as(
+            None,
+            None,
+            INVITE,
+            json!({ "input": { "roundId": ROUND, "organisationId": "unicef" } }),
+        )
+        .await;
+    assert_eq!(
+        crate::support::error_code(&refused),
+        Some("UNAUTHENTICATED")
+    );
+    let invited = server
+        .admin(
+            INVITE,
+            json!({ "input": { "roundId": ROUND, "organisationId": "unicef" } }),
+        )
+        .await;
+    let payload = &data(&invited)["inviteByEmail"];
+    assert_eq!(payload["failed"], json!([]));
+    assert_eq!(
+        payload["sent"],
+        json!([
+            { "personId": "p-ana", "organisationId": "unicef", "responseId": "r-2026/unicef/jiu-rbm-stages@1" },
+            { "personId": "p-ben", "organisationId": "unicef", "responseId": "r-2026/unicef/jiu-rbm-outcomes@1/~p-ben" },
+        ])
+    );
+    let messages = sink.wait_for(2, std::time::Duration::from_secs(10));
+    assert_eq!(messages.len(), 2);
+    let ben = messages
+        .iter()
+        .find(|m| m.to == ["p-ben@example.org"])
+        .expect("Ben's message");
+    assert_eq!(ben.from, "survey@example.org");
+    let raw = tests::smtp::decode_quoted_printable(&ben.data);
+    assert!(raw.contains("multipart/alternative"), "{raw}");
+    assert!(
+        raw.contains("text/plain") && raw.contains("text/html"),
+        "{raw}"
+    );
+    assert!(
+        raw.contains("Reply-To: \"Survey team\" <team@example.org>")
+            || raw.contains("Reply-To: Survey team <team@example.org>"),
+        "{raw}"
+    );
+    assert!(raw.contains("Subject: "), "{raw}");
+    let url = link_in(&raw, &base);
+    assert!(
+        url.starts_with("http://127.0.0.1:"),
+        "links point at loopback"
+    );
+    let secret = url.rsplit('/').next().expect("secret").to_owned();
+
+    let client = client();
+    let (status, location, cookie) = open(&client, &url).await;
+    assert_eq!((status, location.as_deref()), (303, Some("/form")));
+    let cookie = cookie.expect("cookie");
+    let (status, html) = get(&client, &base, "/form", &cookie).await;
+    assert_eq!(status, 200);
+    let csrf = hidden(&html, "csrf");
+    let field = first_textarea(&html);
+    let (status, _, _) = post(
+        &client,
+        &base,
+        &cookie,
+        &[
+            ("csrf", &csrf),
+            ("request", "r1"),
+            ("action", "save"),
+            (&field, "From the email."),
+        ],
+    )
+    .await;
+    assert_eq!(status, 303);
+    let saved = server
+        .admin(RESPONSE, json!({ "response": outcomes("unicef", "p-ben") }))
+        .await;
+    assert_eq!(
+        data(&saved)["response"]["answers"][0]["channel"],
+        "WEB",
+        "{saved}"
+    );
+
+    // The secret is in neither the logs nor the store's file.
+    let logs = captured.text();
+    assert!(logs.contains("invitation sent"), "the logs were captured");
+    assert!(!logs.contains(&secret), "a secret was logged");
+    // Read while the server runs: its data folder goes when it stops. redb has committed
+    // every acknowledged write to the file.
+    let stored = std::fs::read(server.state.settings.redb_path()).expect("the store's file");
+    assert!(
+        !stored
+            .windows(secret.len())
+            .any(|window| window == secret.as_bytes()),
+        "a secret was stored"
+    );
+    let hash = server::domain::TokenHash::of(&secret);
+    assert!(
+        stored.windows(32).any(|w| w == hash.as_bytes())
+            || stored.windows(64).any(|w| w == hash.to_hex().as_bytes()),
+        "the hash is what the store keeps"
+    );
+    server.stop().await;
+}
