@@ -439,3 +439,57 @@ async fn an_invitation_over_smtp_leads_to_answers_saved_with_channel_web() {
     );
     server.stop().await;
 }
+
+/// The headless Chromium the tests drive.
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+#[tokio::test]
+async fn a_headless_browser_visit_like_a_scanner_changes_nothing_and_leaves_the_link_valid() {
+    assert!(
+        std::path::Path::new(CHROMIUM).exists(),
+        "{CHROMIUM} is missing: install it with `apt-get install -y chromium` (.ci/run does)"
+    );
+    let server = TestServer::spawn(Backend::Redb).await;
+    fixtures::arrange(&server).await;
+    let url = ben_link(&server).await;
+    let profile = tempfile::tempdir().expect("browser profile");
+    let browse = url.clone();
+    let profile_dir = profile.path().to_path_buf();
+    // Chromium follows the redirect with the cookie, runs the page and prints its DOM.
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(CHROMIUM)
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+                "--disable-dev-shm-usage",
+                &format!("--user-data-dir={}", profile_dir.display()),
+                "--dump-dom",
+                &browse,
+            ])
+            .output()
+    })
+    .await
+    .expect("joined")
+    .expect("chromium runs");
+    let dom = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        dom.contains("Save draft") && dom.contains("name=\"csrf\""),
+        "the browser reached the form: {dom}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let secret = url.rsplit('/').next().expect("secret");
+    assert!(!dom.contains(secret), "the page never holds the secret");
+    let after = server
+        .admin(RESPONSE, json!({ "response": outcomes("unicef", "p-ben") }))
+        .await;
+    assert_eq!(data(&after)["response"]["lastSeq"], 0, "nothing changed");
+    let (status, location, _) = open(&client(), &url).await;
+    assert_eq!(
+        (status, location.as_deref()),
+        (303, Some("/form")),
+        "the link still works"
+    );
+    server.stop().await;
+}
