@@ -203,18 +203,29 @@ impl Default for EmailTemplates {
         let mut text = Handlebars::new();
         text.register_escape_fn(handlebars::no_escape);
         let mut html = Handlebars::new();
-        for (registry, name, source) in [
+        for (escaped, name, source) in [
             (
-                &mut text,
+                false,
                 "invitation",
                 include_str!("../templates/invitation.txt.hbs"),
             ),
             (
-                &mut html,
+                true,
                 "invitation",
                 include_str!("../templates/invitation.html.hbs"),
             ),
+            (
+                false,
+                "receipt",
+                include_str!("../templates/receipt.txt.hbs"),
+            ),
+            (
+                true,
+                "receipt",
+                include_str!("../templates/receipt.html.hbs"),
+            ),
         ] {
+            let registry = if escaped { &mut html } else { &mut text };
             // Part of the binary; a unit test renders each, so a broken one fails a test.
             if let Err(error) = registry.register_template_string(name, source) {
                 tracing::error!(%error, name, "an email template does not compile");
@@ -263,5 +274,20 @@ mod tests {
             html.contains("Ana &lt;A&amp;B&gt;") && html.contains("href=\"http://127.0.0.1/l/x\"")
         );
         assert!(text.contains("2026-12-01") && html.contains("2026-12-01"));
+        let (text, html) = templates
+            .render(
+                "receipt",
+                &serde_json::json!({
+                    "name": "Ana", "instrument": "Outcome protocol", "round": "R",
+                    "organisation": "UNICEF",
+                    "answers": [{ "label": "Q <1>", "value": "Yes & no" }],
+                }),
+            )
+            .expect("renders");
+        assert!(text.contains("Q <1>\nYes & no"), "{text}");
+        assert!(
+            html.contains("Q &lt;1&gt;") && html.contains("Yes &amp; no"),
+            "{html}"
+        );
     }
 }

@@ -507,6 +507,7 @@ async fn post_form(request: &Request, body: Body, Data(state): Data<&Arc<AppStat
         {
             Ok(_) => {
                 tracing::info!(response = %key.id(), "a response was submitted on the web");
+                spawn_receipt(Arc::clone(state), token);
                 redirect("/form/submitted").finish()
             }
             Err(error) => refused(state, &session, &token, &posted, &error).await,
@@ -514,6 +515,47 @@ async fn post_form(request: &Request, body: Body, Data(state): Data<&Arc<AppStat
     } else {
         redirect("/form?saved").finish()
     }
+}
+
+/// Emails the receipt in the background: the submission stands whether or not it goes.
+fn spawn_receipt(state: Arc<AppState>, token: LinkToken) {
+    tokio::spawn(async move {
+        let key = &token.binding.response;
+        let Ok(instrument) = answers::instrument_for(&state.catalogue, key) else {
+            return;
+        };
+        let loaded = tokio::try_join!(
+            state.store.response(key),
+            state.store.round(&key.round),
+            state.store.organisation(&key.organisation),
+        );
+        let (response, round, organisation) = match loaded {
+            Ok(loaded) => loaded,
+            Err(error) => {
+                tracing::warn!(%error, "cannot load a receipt");
+                return;
+            }
+        };
+        let receipt = crate::service::invitations::Receipt {
+            person: token.binding.person.clone(),
+            instrument: instrument.header().title.as_str().to_owned(),
+            organisation: organisation.map_or_else(|| key.organisation.to_string(), |o| o.name),
+            round: round.map_or_else(|| key.round.to_string(), |r| r.title),
+            answers: form::answered(instrument, response.as_ref()),
+        };
+        match crate::service::invitations::send_receipt(
+            state.store.as_ref(),
+            &state.mailer,
+            receipt,
+        )
+        .await
+        {
+            Ok(()) => tracing::info!(response = %key.id(), "receipt sent"),
+            Err(error) => {
+                tracing::warn!(%error, response = %key.id(), "a receipt could not be sent")
+            }
+        }
+    });
 }
 
 async fn refused(

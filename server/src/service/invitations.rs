@@ -1,7 +1,8 @@
 //! Invitations by email: each person assigned in a round gets, per response they
 //! answer, a new personal link (`service::links`) in an email with the instrument, the
 //! organisation, the round and its deadline. A failed send is counted and the rest go on;
-//! the links of failed sends are revoked so nothing unsent stays usable.
+//! the links of failed sends are revoked so nothing unsent stays usable. After a
+//! submission, `send_receipt` emails the person a copy of their answers.
 
 use serde_json::json;
 
@@ -194,4 +195,67 @@ pub async fn invite(
 
 fn log_failure(error: &MailError, response: &ResponseKey) {
     tracing::warn!(%error, response = %response.id(), "an invitation could not be sent");
+}
+
+/// A receipt to send after a submission.
+#[derive(Debug, Clone)]
+pub struct Receipt {
+    /// The person who submitted.
+    pub person: crate::domain::PersonId,
+    /// The instrument's title.
+    pub instrument: String,
+    /// The organisation's name.
+    pub organisation: String,
+    /// The round's title.
+    pub round: String,
+    /// The answers as shown: label, then the answer's text.
+    pub answers: Vec<(String, String)>,
+}
+
+/// Emails the person a receipt with a copy of their answers.
+///
+/// # Errors
+/// The store's failure, an unknown person, or the mail's failure (as text: a receipt is
+/// best-effort, the submission stands).
+pub async fn send_receipt(
+    store: &dyn Store,
+    mailer: &Mailer,
+    receipt: Receipt,
+) -> Result<(), String> {
+    let person = store
+        .person(&receipt.person)
+        .await
+        .map_err(|error| error.to_string())?
+        .ok_or("the person is gone")?;
+    let answers: Vec<_> = receipt
+        .answers
+        .iter()
+        .map(|(label, value)| json!({ "label": label, "value": value }))
+        .collect();
+    let (text, html) = mailer
+        .templates()
+        .render(
+            "receipt",
+            &json!({
+                "name": person.name,
+                "instrument": receipt.instrument,
+                "organisation": receipt.organisation,
+                "round": receipt.round,
+                "answers": answers,
+            }),
+        )
+        .map_err(|error| error.to_string())?;
+    mailer
+        .send(Email {
+            to_name: person.name.clone(),
+            to_address: person.email.as_str().to_owned(),
+            subject: format!(
+                "{}: your answers are submitted ({})",
+                receipt.instrument, receipt.round
+            ),
+            text,
+            html,
+        })
+        .await
+        .map_err(|error| error.to_string())
 }

@@ -445,3 +445,39 @@ pub fn progress(instrument: &Instrument, response: Option<&Response>) -> Value {
         "submitted": response.is_some_and(|r| r.meta.status == ResponseStatus::Submitted),
     })
 }
+
+/// The answers given, as the form shows them: each answered question's label and its
+/// value as text (evidence: documents, then people), in form order. For the receipt.
+pub fn answered(instrument: &Instrument, response: Option<&Response>) -> Vec<(String, String)> {
+    let mut lines = Vec::new();
+    for group in groups(instrument, response, None) {
+        let heading = group["heading"].as_str().unwrap_or_default().to_owned();
+        for question in group["questions"].as_array().into_iter().flatten() {
+            if question["answered"] != true {
+                continue;
+            }
+            let label = question["label"].as_str().unwrap_or_default();
+            let value = if question["is_evidence"] == true {
+                [&question["documents"], &question["persons"]]
+                    .iter()
+                    .filter_map(|v| v.as_str())
+                    .filter(|v| !v.is_empty())
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            } else if question["is_choice"] == true {
+                question["options"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .find(|option| option["checked"] == true)
+                    .and_then(|option| option["label"].as_str())
+                    .unwrap_or_default()
+                    .to_owned()
+            } else {
+                question["value"].as_str().unwrap_or_default().to_owned()
+            };
+            lines.push((format!("{heading} · {label}"), value));
+        }
+    }
+    lines
+}

@@ -1,6 +1,7 @@
 //! The web form behind personal links, over HTTP: the link swaps its secret for a
 //! session cookie and a redirect, the form saves answers with channel WEB through a POST
-//! carrying the CSRF token, and forged, revoked or CSRF-less requests change nothing.
+//! carrying the CSRF token, and forged, revoked or CSRF-less requests change nothing;
+//! invitations reach a real SMTP server on loopback, and Submit sends a receipt.
 
 use serde_json::json;
 use server::domain::{
@@ -128,6 +129,49 @@ pub async fn post(
         .get("location")
         .map(|v| v.to_str().expect("ascii").to_owned());
     (status, location, response.text().await.expect("body"))
+}
+
+/// Every answer field of a form filled with something valid: text areas and text inputs
+/// get `text` (kept where they already hold something), dates a date, each radio group
+/// its first option.
+pub fn fill_all(html: &str, text: &str) -> Vec<(String, String)> {
+    let mut fields: Vec<(String, String)> = Vec::new();
+    let attribute = |tag: &str, name: &str| {
+        let marker = format!("{name}=\"");
+        tag.find(&marker).map(|start| {
+            tag[start + marker.len()..]
+                .split('"')
+                .next()
+                .unwrap_or_default()
+                .to_owned()
+        })
+    };
+    for tag in html.split('<').skip(1) {
+        let Some(name) = attribute(tag, "name").filter(|n| n.starts_with("q:")) else {
+            continue;
+        };
+        if fields.iter().any(|(n, _)| *n == name) {
+            continue;
+        }
+        let value = if tag.starts_with("textarea") {
+            let current = tag.split_once('>').map_or("", |(_, rest)| rest);
+            if current.trim().is_empty() {
+                text.to_owned()
+            } else {
+                current.to_owned()
+            }
+        } else {
+            match attribute(tag, "type").as_deref() {
+                Some("radio") => attribute(tag, "value").unwrap_or_default(),
+                Some("date") => "2026-01-15".to_owned(),
+                _ => attribute(tag, "value")
+                    .filter(|v| !v.is_empty())
+                    .unwrap_or_else(|| text.to_owned()),
+            }
+        };
+        fields.push((name, value));
+    }
+    fields
 }
 
 const RESPONSE: &str = "query($response: ResponseRefInput!) {
@@ -309,7 +353,7 @@ fn link_in(message: &str, base: &str) -> String {
 }
 
 #[tokio::test]
-async fn an_invitation_over_smtp_leads_to_answers_saved_with_channel_web() {
+async fn an_invitation_over_smtp_leads_to_a_draft_with_channel_web_a_submission_and_a_receipt() {
     let captured = Captured::default();
     let writer = captured.clone();
     let subscriber = tracing_subscriber::fmt()
@@ -417,6 +461,46 @@ async fn an_invitation_over_smtp_leads_to_answers_saved_with_channel_web() {
         "WEB",
         "{saved}"
     );
+
+    // Later: the draft is there; complete every question and submit.
+    let (_, html) = get(&client, &base, "/form", &cookie).await;
+    assert!(html.contains("From the email."), "the draft is found again");
+    let mut fields = fill_all(&html, "Answered on the web.");
+    assert!(fields.len() > 1, "{fields:?}");
+    fields.push(("csrf".to_owned(), csrf.clone()));
+    fields.push(("request".to_owned(), "r2".to_owned()));
+    fields.push(("action".to_owned(), "submit".to_owned()));
+    let pairs: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    let (status, location, body) = post(&client, &base, &cookie, &pairs).await;
+    assert_eq!(
+        (status, location.as_deref()),
+        (303, Some("/form/submitted")),
+        "{body}"
+    );
+    let (status, html) = get(&client, &base, "/form/submitted", &cookie).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("your answers are submitted"), "{html}");
+    let (_, html) = get(&client, &base, "/form", &cookie).await;
+    assert!(html.contains("read-only copy") && html.contains("To ask for a change"));
+    assert!(!html.contains("Save draft"), "no more saving");
+    let submitted = server
+        .admin(RESPONSE, json!({ "response": outcomes("unicef", "p-ben") }))
+        .await;
+    assert_eq!(data(&submitted)["response"]["status"], "SUBMITTED");
+    let messages = sink.wait_for(3, std::time::Duration::from_secs(10));
+    let receipt = tests::smtp::decode_quoted_printable(&messages[2].data);
+    assert_eq!(messages[2].to, ["p-ben@example.org"]);
+    assert!(receipt.contains("your answers are submitted"), "{receipt}");
+    assert!(
+        receipt.contains("From the email.") && receipt.contains("Answered on the web."),
+        "{receipt}"
+    );
+    // The link still opens, read-only.
+    let (status, location, _) = open(&client, &url).await;
+    assert_eq!((status, location.as_deref()), (303, Some("/form")));
 
     // The secret is in neither the logs nor the store's file.
     let logs = captured.text();
