@@ -577,3 +577,89 @@ async fn a_headless_browser_visit_like_a_scanner_changes_nothing_and_leaves_the_
     );
     server.stop().await;
 }
+
+#[tokio::test]
+async fn expired_links_and_links_of_a_closed_round_are_refused() {
+    let server = TestServer::spawn(Backend::Redb).await;
+    fixtures::arrange(&server).await;
+    let client = client();
+    let store = server.state.store.as_ref();
+
+    // Expired: the same binding with an `expires_at` in the past.
+    let secret = server::service::access::new_secret().expect("randomness");
+    store
+        .put_link_token(&server::domain::LinkToken {
+            hash: server::domain::TokenHash::of(&secret),
+            binding: LinkBinding {
+                response: ben_outcomes(),
+                person: PersonId::parse("p-ben").expect("id"),
+            },
+            expires_at: Timestamp::now().plus_millis(-1000),
+            revoked: false,
+            created_at: Timestamp::now().plus_millis(-2000),
+        })
+        .await
+        .expect("stored");
+    let (status, _, cookie) = open(&client, &links::url(&server.url, &secret)).await;
+    assert_eq!((status, cookie), (404, None));
+
+    // Closing the round ends a working link and its session.
+    let url = ben_link(&server).await;
+    let (_, _, cookie) = open(&client, &url).await;
+    let cookie = cookie.expect("cookie");
+    let (status, _) = get(&client, &server.url, "/form", &cookie).await;
+    assert_eq!(status, 200);
+    let closed = server
+        .admin(
+            "mutation($input: SetRoundStatusInput!) { setRoundStatus(input: $input) { round { status } } }",
+            json!({ "input": { "roundId": ROUND, "status": "CLOSED" } }),
+        )
+        .await;
+    assert_eq!(data(&closed)["setRoundStatus"]["round"]["status"], "CLOSED");
+    let (status, _) = get(&client, &server.url, "/form", &cookie).await;
+    assert_eq!(status, 404);
+    let (status, _, cookie) = open(&client, &url).await;
+    assert_eq!((status, cookie), (404, None));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn without_an_smtp_host_invitations_are_written_to_the_outbox() {
+    let outbox = tempfile::tempdir().expect("outbox");
+    let dir = outbox.path().to_path_buf();
+    let server = TestServer::spawn_with(Backend::Redb, None, "e2e", |settings| {
+        settings.email.smtp_host = String::new();
+        settings.email.outbox_dir = dir.clone();
+    })
+    .await;
+    fixtures::arrange(&server).await;
+    let invited = server
+        .admin(INVITE, json!({ "input": { "roundId": ROUND } }))
+        .await;
+    assert_eq!(
+        data(&invited)["inviteByEmail"]["sent"]
+            .as_array()
+            .map(Vec::len),
+        Some(3),
+        "Ana, Ben and Cy"
+    );
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .expect("outbox written")
+        .map(|entry| entry.expect("entry").path())
+        .collect();
+    files.sort();
+    assert_eq!(files.len(), 3);
+    assert!(
+        files
+            .iter()
+            .all(|f| f.extension().is_some_and(|e| e == "eml"))
+    );
+    let message =
+        tests::smtp::decode_quoted_printable(&std::fs::read_to_string(&files[0]).expect("message"));
+    // The default public base URL of the settings, never the test's Host header.
+    let url = link_in(&message, "http://127.0.0.1:8080");
+    let local = url.replace("http://127.0.0.1:8080", &server.url);
+    let (status, location, _) = open(&client(), &local).await;
+    assert_eq!((status, location.as_deref()), (303, Some("/form")));
+    server.stop().await;
+}
