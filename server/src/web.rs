@@ -267,21 +267,28 @@ async fn open_link(
     let Ok(session) = state.web.start(token.hash, now) else {
         return unavailable(state);
     };
-    let secure = state
-        .settings
-        .settings
-        .server
-        .public_base_url
-        .starts_with("https://");
-    let cookie = format!(
-        "{SESSION_COOKIE}={session}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{}",
-        SESSION_LIFETIME_MILLIS / 1000,
-        if secure { "; Secure" } else { "" }
+    let cookie = session_cookie(
+        &session,
+        state
+            .settings
+            .settings
+            .server
+            .public_base_url
+            .starts_with("https://"),
     );
     tracing::info!(response = %token.binding.response.id(), "a link was opened");
     redirect("/form")
         .header(header::SET_COOKIE, cookie)
         .finish()
+}
+
+/// The `Set-Cookie` value of a new session; `Secure` when the public base URL is https.
+fn session_cookie(session: &str, secure: bool) -> String {
+    format!(
+        "{SESSION_COOKIE}={session}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{}",
+        SESSION_LIFETIME_MILLIS / 1000,
+        if secure { "; Secure" } else { "" }
+    )
 }
 
 /// The session and its link, checked again against the store.
@@ -634,6 +641,16 @@ mod tests {
         assert!(web.limited(ip, start));
         assert!(!web.limited("127.0.0.8".parse().ok(), start));
         assert!(!web.limited(ip, start.plus_millis(FAILURE_WINDOW_MILLIS)));
+    }
+
+    #[test]
+    fn the_session_cookie_is_secure_behind_https_only() {
+        let cookie = session_cookie("abc", true);
+        assert_eq!(
+            cookie,
+            "stagewise_session=abc; Path=/; HttpOnly; SameSite=Lax; Max-Age=43200; Secure"
+        );
+        assert!(!session_cookie("abc", false).contains("Secure"));
     }
 
     #[test]
