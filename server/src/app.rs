@@ -33,6 +33,10 @@ pub struct AppState {
     pub views: crate::service::views::Views,
     /// The same, converted for GraphQL.
     pub converted: graphql::profile::Converted,
+    /// Web form sessions, failed link attempts and page templates.
+    pub web: crate::web::WebState,
+    /// Outgoing email.
+    pub mailer: crate::email::Mailer,
 }
 
 impl std::fmt::Debug for AppState {
@@ -94,6 +98,7 @@ impl App {
                 )
             }
         };
+        let mailer = crate::email::Mailer::build(&settings).context("failed to set up email")?;
         let schema = graphql::build(&settings.settings.graphql);
         let bind = settings.settings.server.bind.clone();
         let acceptor = TcpListener::bind(bind.clone())
@@ -124,6 +129,8 @@ impl App {
                 schema,
                 views: crate::service::views::Views::default(),
                 converted: graphql::profile::Converted::default(),
+                web: crate::web::WebState::default(),
+                mailer,
             }),
         })
     }

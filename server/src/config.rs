@@ -30,6 +30,8 @@ pub struct Settings {
     pub server: ServerSettings,
     /// The GraphQL endpoint.
     pub graphql: GraphqlSettings,
+    /// Outgoing email.
+    pub email: EmailSettings,
     /// Linking Telegram chats to people.
     pub telegram: TelegramSettings,
 }
@@ -53,6 +55,80 @@ impl Default for TelegramSettings {
         }
     }
 }
+
+/// How `[email]` connects to the SMTP server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    /// Plain text (only for a server on loopback, as in the tests).
+    None,
+    /// Plain connection upgraded with STARTTLS, required.
+    Starttls,
+    /// TLS from the first byte (SMTPS, port 465).
+    Tls,
+}
+
+/// `[email]`
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EmailSettings {
+    /// SMTP server host; empty writes every message to `outbox_dir` instead.
+    pub smtp_host: String,
+    /// SMTP port.
+    pub smtp_port: u16,
+    /// Transport security.
+    pub tls: SmtpTls,
+    /// SMTP user; empty sends without authentication.
+    pub smtp_username: String,
+    /// SMTP password. Secret: never printed.
+    #[serde(serialize_with = "expose")]
+    pub smtp_password: SecretString,
+    /// Seconds to wait for the SMTP server on each command.
+    pub timeout_secs: u64,
+    /// Most pooled SMTP connections.
+    pub pool_max_size: u32,
+    /// The sender, e.g. `Stagewise <survey@example.org>`.
+    pub from: String,
+    /// Where replies go; empty for none.
+    pub reply_to: String,
+    /// Folder of messages written when no SMTP host is set; relative to the parent of the
+    /// configuration folder.
+    pub outbox_dir: PathBuf,
+}
+
+impl Default for EmailSettings {
+    fn default() -> Self {
+        Self {
+            smtp_host: String::new(),
+            smtp_port: 587,
+            tls: SmtpTls::Starttls,
+            smtp_username: String::new(),
+            smtp_password: SecretString::from(""),
+            timeout_secs: 10,
+            pool_max_size: 4,
+            from: "Stagewise <stagewise@localhost>".to_owned(),
+            reply_to: String::new(),
+            outbox_dir: PathBuf::from("outbox"),
+        }
+    }
+}
+
+impl PartialEq for EmailSettings {
+    fn eq(&self, other: &Self) -> bool {
+        self.smtp_host == other.smtp_host
+            && self.smtp_port == other.smtp_port
+            && self.tls == other.tls
+            && self.smtp_username == other.smtp_username
+            && self.smtp_password.expose_secret() == other.smtp_password.expose_secret()
+            && self.timeout_secs == other.timeout_secs
+            && self.pool_max_size == other.pool_max_size
+            && self.from == other.from
+            && self.reply_to == other.reply_to
+            && self.outbox_dir == other.outbox_dir
+    }
+}
+
+impl Eq for EmailSettings {}
 
 /// `[server]`
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
@@ -239,6 +315,11 @@ impl LoadedSettings {
     /// The catalogue folder, resolved against the parent of the configuration folder.
     pub fn catalogue_dir(&self) -> PathBuf {
         resolve(&self.config_dir, &self.settings.catalogue.dir)
+    }
+
+    /// The outbox folder, resolved against the parent of the configuration folder.
+    pub fn outbox_dir(&self) -> PathBuf {
+        resolve(&self.config_dir, &self.settings.email.outbox_dir)
     }
 
     /// The redb file, in the data folder resolved against the parent of the

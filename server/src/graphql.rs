@@ -10,6 +10,7 @@ pub mod answering;
 pub mod cache;
 pub mod catalogue;
 pub mod error;
+pub mod invitations;
 pub mod pack;
 pub mod ping;
 pub mod profile;
@@ -46,6 +47,7 @@ pub struct Mutation(
     answering::AnsweringMutation,
     telegram::TelegramMutation,
     validation::ValidationMutation,
+    invitations::InvitationsMutation,
 );
 
 /// All subscriptions.

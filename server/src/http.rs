@@ -33,7 +33,7 @@ pub const CHAT_HEADER: &str = "x-stagewise-telegram-chat";
 
 /// Every route.
 pub fn routes(state: Arc<AppState>) -> impl poem::Endpoint {
-    downloads::routes(Route::new())
+    crate::web::routes(downloads::routes(Route::new()))
         .at("/graphql", get(graphiql).post(graphql))
         .at("/graphql/ws", get(graphql_ws))
         .at("/healthz", get(healthz))

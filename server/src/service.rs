@@ -6,6 +6,8 @@ pub mod access;
 pub mod admin;
 pub mod answers;
 pub mod demo;
+pub mod invitations;
+pub mod links;
 pub mod pack;
 pub mod profile;
 pub mod progress;

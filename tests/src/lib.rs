@@ -1,8 +1,10 @@
 //! Helpers shared by the tests of every crate: locating the repository's folders and
-//! starting real services (a private `redis-server`) on free loopback ports.
+//! starting real services (a private `redis-server`, an SMTP sink in `smtp`) on free loopback ports.
 //!
 //! Only test support lives here, no product logic. Each service is a child process that
 //! is killed when its handle drops; readiness is polled, never slept for.
+
+pub mod smtp;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};

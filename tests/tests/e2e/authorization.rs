@@ -573,6 +573,18 @@ fn matrix() -> Vec<Row> {
                 } })
             },
         ),
+        Row {
+            // A round already closed in a column is a CONFLICT after access was granted.
+            tolerated: &["CONFLICT"],
+            ..row(
+                Mutation,
+                "inviteByEmail",
+                ADMIN_ONLY,
+                "mutation($input: InviteByEmailInput!) { inviteByEmail(input: $input) \
+                 { sent { personId } failed { personId } } }",
+                |cell| json!({ "input": { "roundId": own_round(cell), "organisationId": "unicef" } }),
+            )
+        },
         row(
             Mutation,
             "saveAnswers",

@@ -28,6 +28,8 @@ mod profile;
 mod server;
 // A server spawned on a free port on either backend, and a GraphQL client.
 mod support;
+// Personal links and the web form: session cookie, CSRF, channel WEB, revocation, rate limits.
+mod web;
 // Cached profiles and matrices never outlive a change made here or announced by another instance.
 mod views;
 // Linking Telegram chats with one-time codes, unlinking, update de-duplication.

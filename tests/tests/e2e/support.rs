@@ -53,6 +53,8 @@ pub fn settings(
     settings.server.bind = "127.0.0.1:0".to_owned();
     settings.server.shutdown_grace_secs = 1;
     settings.store.redb.data_dir = data.path().to_path_buf();
+    // Invitations a test sends without an SMTP server stay in its temporary folder.
+    settings.email.outbox_dir = data.path().join("outbox");
     if let (Backend::Redis, Some(redis)) = (backend, redis) {
         settings.store.backend = BackendKind::Redis;
         settings.store.redis.url = redis.url().into();
