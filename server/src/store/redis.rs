@@ -507,6 +507,17 @@ impl RedisStore {
             .collect()
     }
 
+    /// Runs a write a view may depend on, then notes the change, whether or not the write
+    /// reported success (it may have landed): views computed before may be stale now.
+    async fn noted<T>(
+        &self,
+        write: impl Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        let outcome = write.await;
+        self.changes.note();
+        outcome
+    }
+
     /// The meta hash this instance last wrote for a response, if it remembers one.
     fn remembered_meta(&self, response: &str) -> Option<HashMap<String, String>> {
         self.metas
@@ -593,7 +604,7 @@ impl Store for RedisStore {
     }
 
     async fn put_organisation(&self, organisation: &Organisation) -> Result<(), StoreError> {
-        let outcome = async {
+        self.noted(async {
             let mut con = self.connection()?;
             Self::put_indexed(
                 &mut con,
@@ -603,11 +614,8 @@ impl Store for RedisStore {
                 organisation.id.as_str(),
             )
             .await
-        }
-        .await;
-        // Made or not, views computed before may be stale now.
-        self.changes.note();
-        outcome
+        })
+        .await
     }
 
     async fn organisation(&self, id: &OrganisationId) -> Result<Option<Organisation>, StoreError> {
@@ -637,7 +645,7 @@ impl Store for RedisStore {
     }
 
     async fn put_person(&self, person: &Person) -> Result<(), StoreError> {
-        let outcome = async {
+        self.noted(async {
             // Not atomic: the person, the other person holding the chat and the chat index
             // live in different slots. Each step is idempotent and the record is written
             // last but one, so a failed call is repaired by calling again; `person_by_chat`
@@ -716,11 +724,8 @@ impl Store for RedisStore {
                     .map_err(unavailable)?;
             }
             Ok(())
-        }
-        .await;
-        // Made or not, views computed before may be stale now.
-        self.changes.note();
-        outcome
+        })
+        .await
     }
 
     async fn person(&self, id: &PersonId) -> Result<Option<Person>, StoreError> {
@@ -763,7 +768,7 @@ impl Store for RedisStore {
     }
 
     async fn put_round(&self, round: &Round) -> Result<(), StoreError> {
-        let outcome = async {
+        self.noted(async {
             let mut con = self.connection()?;
             let written = Self::put_indexed(
                 &mut con,
@@ -776,11 +781,8 @@ impl Store for RedisStore {
             // Also after a failed write: it may have landed.
             self.rounds.forget(&round.id);
             written
-        }
-        .await;
-        // Made or not, views computed before may be stale now.
-        self.changes.note();
-        outcome
+        })
+        .await
     }
 
     async fn round(&self, id: &RoundId) -> Result<Option<Round>, StoreError> {
@@ -831,7 +833,7 @@ impl Store for RedisStore {
     }
 
     async fn put_assignment(&self, assignment: &Assignment) -> Result<(), StoreError> {
-        let outcome = async {
+        self.noted(async {
             let mut con = self.connection()?;
             redis::cmd("HSET")
                 .arg(self.keys.round(&assignment.round).assignments)
@@ -840,15 +842,12 @@ impl Store for RedisStore {
                 .exec_async(&mut con)
                 .await
                 .map_err(unavailable)
-        }
-        .await;
-        // Made or not, views computed before may be stale now.
-        self.changes.note();
-        outcome
+        })
+        .await
     }
 
     async fn remove_assignment(&self, assignment: &Assignment) -> Result<bool, StoreError> {
-        let outcome = async {
+        self.noted(async {
             let mut con = self.connection()?;
             let removed: u64 = redis::cmd("HDEL")
                 .arg(self.keys.round(&assignment.round).assignments)
@@ -857,11 +856,8 @@ impl Store for RedisStore {
                 .await
                 .map_err(unavailable)?;
             Ok(removed > 0)
-        }
-        .await;
-        // Made or not, views computed before may be stale now.
-        self.changes.note();
-        outcome
+        })
+        .await
     }
 
     async fn assignments(&self, round: &RoundId) -> Result<Vec<Assignment>, StoreError> {
@@ -912,7 +908,7 @@ impl Store for RedisStore {
     }
 
     async fn execute(&self, request: &ResponseRequest) -> Result<Receipt, StoreError> {
-        let outcome = async {
+        self.noted(async {
             let mut con = self.connection()?;
             let id = request.key.id();
             let keys = self.keys.response(&id);
@@ -1006,11 +1002,8 @@ impl Store for RedisStore {
                 }
             }
             Err(StoreError::unavailable(Contention::Response(id)))
-        }
-        .await;
-        // Made or not, views computed before may be stale now.
-        self.changes.note();
-        outcome
+        })
+        .await
     }
 
     async fn response(&self, key: &ResponseKey) -> Result<Option<Response>, StoreError> {
@@ -1082,7 +1075,7 @@ impl Store for RedisStore {
     }
 
     async fn add_validation(&self, record: &ValidationRecord) -> Result<(), StoreError> {
-        let outcome = async {
+        self.noted(async {
             let mut con = self.connection()?;
             redis::cmd("RPUSH")
                 .arg(self.keys.validations(&record.round, &record.organisation))
@@ -1090,11 +1083,8 @@ impl Store for RedisStore {
                 .exec_async(&mut con)
                 .await
                 .map_err(unavailable)
-        }
-        .await;
-        // Made or not, views computed before may be stale now.
-        self.changes.note();
-        outcome
+        })
+        .await
     }
 
     async fn validations(
