@@ -881,6 +881,65 @@ async fn packs_on_redis() {
     server.stop().await;
 }
 
+/// The demo round (`stagewise-server demo`), end to end: each organisation's HTML pack
+/// shows every component, flag and answer text of the pack model, the Markdown carries
+/// the same texts, and headless Chromium prints the HTML to PDF.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_rounds_packs_carry_everything_and_print_to_pdf() {
+    let server = TestServer::spawn(Backend::Redb).await;
+    let state = &server.state;
+    server::service::demo::load(
+        state.store.as_ref(),
+        &state.catalogue,
+        state.events.as_ref(),
+        server::domain::Timestamp::now(),
+    )
+    .await
+    .expect("the demo loads");
+    let demo = server::service::demo::ROUND;
+    for (organisation, _, _) in server::service::demo::ORGANISATIONS {
+        let mut documents = Vec::new();
+        for extension in ["html", "md", "json"] {
+            let path = format!("/packs/{demo}/{organisation}.{extension}");
+            let (status, _, body) = get(&server, Some(&server.admin), &path).await;
+            assert_eq!(status, 200, "{path}");
+            documents.push(String::from_utf8(body).expect("UTF-8"));
+        }
+        let pack: Value = serde_json::from_str(&documents[2]).expect("the JSON pack parses");
+        let components = pack["components"].as_array().expect("components");
+        assert_eq!(components.len(), 17, "{organisation}");
+        assert_eq!(
+            documents[0].matches("<section class=\"component\"").count(),
+            17,
+            "{organisation}: a section per component"
+        );
+        let html = html_text(&documents[0]);
+        let markdown = markdown_text(&documents[1]);
+        let texts = texts_of(&pack);
+        for flag in pack["flags"].as_array().expect("flags") {
+            let code = flag["code"].as_str().expect("code");
+            assert!(
+                html.contains(code) && markdown.contains(code),
+                "{organisation}: {code}"
+            );
+        }
+        for text in &texts {
+            assert!(
+                html.contains(text.as_str()),
+                "{organisation}: the HTML shows {text:?}"
+            );
+            assert!(
+                markdown.contains(text.as_str()),
+                "{organisation}: the Markdown shows {text:?}"
+            );
+        }
+        if organisation == "ocr" {
+            print_to_pdf(&documents[0]).await;
+        }
+    }
+    server.stop().await;
+}
+
 #[test]
 fn markdown_unescaping_undoes_the_pack_escapes() {
     assert_eq!(
