@@ -345,8 +345,22 @@ impl RedbStore {
         work(&txn)
     }
 
-    /// Queues a write for the writer and waits until its batch is committed.
+    /// Queues a write that views may depend on (see [`Store::generation`]) and waits
+    /// until its batch is committed; then notes the change.
     async fn write<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&WriteTransaction) -> Result<T, StoreError> + Send + 'static,
+    {
+        let outcome = self.write_quiet(work).await;
+        // Committed (or not): either way, views computed before may be stale now.
+        self.changes.note();
+        outcome
+    }
+
+    /// Queues a write no view depends on (tokens, codes, update ids, the audit log) and
+    /// waits until its batch is committed, leaving cached views alone.
+    async fn write_quiet<T, F>(&self, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&WriteTransaction) -> Result<T, StoreError> + Send + 'static,
@@ -364,12 +378,9 @@ impl RedbStore {
                 .send(job)
                 .map_err(|_| StoreError::unavailable(WriterGone))?;
         }
-        let outcome = answer
+        answer
             .await
-            .map_err(|_| StoreError::unavailable(WriterGone))?;
-        // Committed (or not): either way, views computed before may be stale now.
-        self.changes.note();
-        outcome
+            .map_err(|_| StoreError::unavailable(WriterGone))?
     }
 }
 
@@ -1044,7 +1055,7 @@ impl Store for RedbStore {
     async fn append_audit(&self, entry: &AuditEntry) -> Result<(), StoreError> {
         let round = entry.round.to_string();
         let bytes = encode(&AuditRecord::from(entry));
-        self.write(move |txn| append_audit_in(txn, &round, &bytes))
+        self.write_quiet(move |txn| append_audit_in(txn, &round, &bytes))
             .await
     }
 
@@ -1069,7 +1080,7 @@ impl Store for RedbStore {
         let id = token.id.to_string();
         let hash = token.hash.to_hex();
         let record = encode(&ApiTokenRecord::from(token));
-        self.write(move |txn| put_api_token_in(txn, &id, &hash, &record))
+        self.write_quiet(move |txn| put_api_token_in(txn, &id, &hash, &record))
             .await
     }
 
@@ -1097,13 +1108,14 @@ impl Store for RedbStore {
 
     async fn revoke_api_token(&self, id: &TokenId) -> Result<bool, StoreError> {
         let id = id.to_string();
-        self.write(move |txn| revoke_api_token_in(txn, &id)).await
+        self.write_quiet(move |txn| revoke_api_token_in(txn, &id))
+            .await
     }
 
     async fn put_link_token(&self, token: &LinkToken) -> Result<(), StoreError> {
         let hash = token.hash.to_hex();
         let record = encode(&LinkTokenRecord::from(token));
-        self.write(move |txn| {
+        self.write_quiet(move |txn| {
             txn.open_table(LINK_TOKENS)
                 .map_err(db_err)?
                 .insert(hash.as_str(), record.as_slice())
@@ -1120,14 +1132,14 @@ impl Store for RedbStore {
 
     async fn revoke_link_token(&self, hash: &TokenHash) -> Result<bool, StoreError> {
         let hash = hash.to_hex();
-        self.write(move |txn| revoke_link_token_in(txn, &hash))
+        self.write_quiet(move |txn| revoke_link_token_in(txn, &hash))
             .await
     }
 
     async fn put_telegram_code(&self, code: &TelegramLinkCode) -> Result<(), StoreError> {
         let hash = code.hash.to_hex();
         let record = encode(&TelegramCodeRecord::from(code));
-        self.write(move |txn| {
+        self.write_quiet(move |txn| {
             txn.open_table(TELEGRAM_CODES)
                 .map_err(db_err)?
                 .insert(hash.as_str(), record.as_slice())
@@ -1143,7 +1155,7 @@ impl Store for RedbStore {
         now: Timestamp,
     ) -> Result<Option<TelegramLinkCode>, StoreError> {
         let hash = hash.to_hex();
-        self.write(move |txn| take_telegram_code_in(txn, &hash, now))
+        self.write_quiet(move |txn| take_telegram_code_in(txn, &hash, now))
             .await
     }
 
@@ -1151,7 +1163,7 @@ impl Store for RedbStore {
         let marks = self.update_marks.fetch_add(1, Ordering::Relaxed);
         let prune = marks % PRUNE_UPDATES_EVERY == PRUNE_UPDATES_EVERY - 1;
         let now = now.millis();
-        self.write(move |txn| mark_update_seen_in(txn, update_id, now, prune))
+        self.write_quiet(move |txn| mark_update_seen_in(txn, update_id, now, prune))
             .await
     }
 
@@ -1234,6 +1246,30 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let store = open(&dir.path().join("data/stagewise.redb")).expect("opens");
         (dir, store)
+    }
+
+    #[tokio::test]
+    async fn only_writes_that_views_read_move_the_generation() {
+        let (_dir, store) = temp_store();
+        let count = || store.generation().expect("tracked").count;
+        let start = count();
+        // An update id, as the bot marks every update: views stay.
+        assert!(
+            store
+                .mark_update_seen(7, Timestamp::from_millis(1_700_000_000_000))
+                .await
+                .expect("marked")
+        );
+        assert_eq!(count(), start);
+        // An organisation: views that show it are stale.
+        store
+            .put_organisation(
+                &Organisation::new(OrganisationId::parse("ilo").expect("id"), "ILO", None)
+                    .expect("organisation"),
+            )
+            .await
+            .expect("stored");
+        assert_eq!(count(), start + 1);
     }
 
     #[tokio::test]
