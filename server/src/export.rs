@@ -175,7 +175,7 @@ pub struct SummarySheetInput {
 }
 
 /// A pillar of the summary sheet.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct SummaryPillar {
     /// The pillar label as printed, e.g. "Pillar 1 - RBM Conceptual Foundation".
     pub label: String,
@@ -186,7 +186,7 @@ pub struct SummaryPillar {
 }
 
 /// A component row of the summary sheet.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct SummaryComponent {
     /// The component label as printed, e.g. "2.1 Corporate strategic results framework".
     pub label: String,

@@ -190,33 +190,11 @@ pub struct SummarySheet {
     /// it).
     pub has_validated: bool,
     /// The pillars in the sheet's order.
-    pub pillars: Vec<SheetPillar>,
+    pub pillars: Vec<crate::export::SummaryPillar>,
     /// The overall pattern, e.g. `3-4-3-3-3`.
     pub pattern: String,
     /// Notes under the table: the pillar rule, each pillar's range, a draft's warning.
     pub notes: Vec<String>,
-}
-
-/// A pillar of the summary sheet.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct SheetPillar {
-    /// The pillar as the sheet prints it.
-    pub label: String,
-    /// The pillar stage by the rule.
-    pub stage: Option<u8>,
-    /// Its rows.
-    pub components: Vec<SheetRow>,
-}
-
-/// A row of the summary sheet.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct SheetRow {
-    /// The component as the sheet prints it.
-    pub label: String,
-    /// The self-assessed stage.
-    pub stage: Option<u8>,
-    /// The validated stage.
-    pub validated_stage: Option<u8>,
 }
 
 /// The configuration chart.

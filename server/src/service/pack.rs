@@ -25,9 +25,8 @@ use crate::pack::{
     LinkedComponent, ManagerAnswers, ManagerStatus, OrganisationInfo, OutcomeAreaAnswers,
     OutcomeSection, Outcomes, PackActivity, PackAnswer, PackComponent, PackEvidence, PackFlag,
     PackPerson, PackSignOff, PackValidated, PeerRow, RaterStage, RoundInfo, SENIOR_MANAGER_TARGET,
-    SENIOR_MANAGER_TARGET_SOURCE, SeniorManagerGuide, SheetPillar, SheetRow, SummarySheet,
-    SystemWide, SystemWideComponent, TitledText, ValidationInfo, ValidationPack, Worksheet,
-    WorksheetRow,
+    SENIOR_MANAGER_TARGET_SOURCE, SeniorManagerGuide, SummarySheet, SystemWide,
+    SystemWideComponent, TitledText, ValidationInfo, ValidationPack, Worksheet, WorksheetRow,
 };
 use crate::pack::{PackFormat, RenderPackError};
 use crate::profile::{
@@ -520,23 +519,7 @@ pub fn build(sources: &PackSources<'_>) -> Result<ValidationPack, ProfileError> 
         title: sheet.title,
         columns: sheet.columns,
         has_validated: profile.components.iter().any(|c| c.validated.is_some()),
-        pillars: sheet
-            .pillars
-            .into_iter()
-            .map(|p| SheetPillar {
-                label: p.label,
-                stage: p.stage,
-                components: p
-                    .components
-                    .into_iter()
-                    .map(|c| SheetRow {
-                        label: c.label,
-                        stage: c.stage,
-                        validated_stage: c.validated_stage,
-                    })
-                    .collect(),
-            })
-            .collect(),
+        pillars: sheet.pillars,
         pattern: profile.pattern.pillars.clone(),
         notes: sheet.notes,
     };
