@@ -1,18 +1,27 @@
-//! GraphQL throughput over HTTP, per backend, in one run: `{ ping }`, the answer mutation
-//! (`saveAnswers`: token lookup, validation against the catalogue, the atomic write with
-//! its events and idempotency record), a one-response read (`response`), one
-//! organisation's configuration profile (`profile`, in a round of 100 organisations that
-//! answered every component) and that round's matrix (`roundMatrix`, 100 × 17, measured
-//! at 2 connections for its p99 latency), each as a ratio of `{ ping }` measured in the
-//! same run on the same build, with the server's CPU time per request (which stays
-//! meaningful when other work shares the machine, unlike the rates).
+//! The server's speed and size, per backend, in one run, the way an operator would see
+//! them: the release `stagewise-server` binary of this build runs in its own process and
+//! wrk measures, over HTTP, `{ ping }`, the answer mutation (`saveAnswers`: token lookup,
+//! validation against the catalogue, the atomic write with its events and idempotency
+//! record), a one-response read (`response`), one organisation's configuration profile
+//! (`profile`, in a round of 100 organisations that answered every component), that
+//! round's matrix (`roundMatrix`, 100 × 17, measured at 2 connections for its p99
+//! latency) and one organisation's validation pack as HTML with its charts (`pack html`),
+//! each as a ratio of `{ ping }` measured in the same run on the same build, with the
+//! server's CPU time per request (which stays meaningful when other work shares the
+//! machine, unlike the rates). Then, per backend: time from start to ready (median of 5
+//! starts: spawn to the first 200 from `/readyz`), resident memory when idle, and the
+//! peak under the load.
 //!
 //! `cargo bench -p server --bench api` (needs `wrk`: `apt-get install wrk`). Seconds per
-//! measurement: `STAGEWISE_BENCH_SECS` (default 10); connections: 64, wrk threads: 2.
-//! The server runs in this process on a free loopback port; Redis is a private
-//! `redis-server` with `appendfsync always`.
+//! measurement: `STAGEWISE_BENCH_SECS` (default 10); only some requests:
+//! `STAGEWISE_BENCH_ONLY=saveAnswers,profile` (`{ ping }` always runs); connections: 64,
+//! wrk threads: 2. The data is arranged in this process through the store and the
+//! answers service before the binary starts on it; Redis is a private `redis-server`
+//! with `appendfsync always`.
 
 use std::io::Write;
+
+use secrecy::ExposeSecret;
 use std::process::Command;
 
 use server::app::App;
@@ -66,6 +75,31 @@ end
     );
     let mut file = std::fs::File::create(&path).expect("script");
     file.write_all(lua.as_bytes()).expect("write script");
+    path
+}
+
+/// A wrk script that GETs the path the Lua expression `path_lua` builds (from `n`, the
+/// request count) with the token.
+fn get_script(
+    dir: &std::path::Path,
+    name: &str,
+    token: &str,
+    path_lua: &str,
+) -> std::path::PathBuf {
+    let path = dir.join(format!("{name}.lua"));
+    let lua = format!(
+        r#"
+local counter = 0
+wrk.method = "GET"
+wrk.headers["Authorization"] = "Bearer {token}"
+function request()
+  counter = counter + 1
+  local n = counter
+  return wrk.format(nil, {path_lua})
+end
+"#
+    );
+    std::fs::write(&path, lua).expect("write script");
     path
 }
 
@@ -293,20 +327,116 @@ fn probe(port: u16, token: &str, script: &std::path::Path) {
     );
 }
 
-/// CPU time this process (the server) has used so far, in microseconds.
-fn cpu_micros() -> u64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").expect("read /proc/self/stat");
-    // Fields after the command name (which may hold spaces) start after the last `)`.
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .expect("stat format")
-        .1
-        .split_whitespace()
-        .collect();
-    let ticks: u64 =
-        fields[11].parse::<u64>().expect("utime") + fields[12].parse::<u64>().expect("stime");
-    // Linux reports these in clock ticks of 1/100 s (USER_HZ).
-    ticks * 10_000
+/// The server under measurement: the `stagewise-server` binary of this build, in its own
+/// process, so that its CPU time, memory and start-up are its own.
+struct Server {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Server {
+    /// Starts the binary on `settings`' store and returns it with the time from spawn to
+    /// the first `200` from `GET /readyz`.
+    fn start(settings: &Settings) -> (Self, std::time::Duration) {
+        let port = tests::free_port();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_stagewise-server"));
+        command
+            .args(["--config-dir"])
+            .arg(tests::workspace_root().join("config"))
+            .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+            .env("STAGEWISE__CATALOGUE__DIR", tests::questionnaires_dir())
+            .env("STAGEWISE__LOG__FILTER", "warn")
+            .env(
+                "STAGEWISE__STORE__BACKEND",
+                format!("{:?}", settings.store.backend).to_lowercase(),
+            )
+            .env(
+                "STAGEWISE__STORE__REDB__DATA_DIR",
+                &settings.store.redb.data_dir,
+            )
+            .env(
+                "STAGEWISE__STORE__REDIS__URL",
+                settings.store.redis.url.expose_secret(),
+            )
+            .env(
+                "STAGEWISE__STORE__REDIS__KEY_PREFIX",
+                &settings.store.redis.key_prefix,
+            )
+            .stdout(std::process::Stdio::null());
+        let started = std::time::Instant::now();
+        let mut child = command
+            .spawn()
+            .expect("the stagewise-server binary of this build starts");
+        loop {
+            if let Some(status) = child.try_wait().expect("server status") {
+                panic!("the server exited before it was ready: {status}");
+            }
+            if http_status(port, "GET", "/readyz", "") == Some(200) {
+                break;
+            }
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(30),
+                "the server was not ready within 30 s"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        let ready = started.elapsed();
+        (Self { child, port }, ready)
+    }
+
+    /// A line of `/proc/<pid>/status`, in kB (e.g. `VmRSS`, `VmHWM`).
+    fn memory_kb(&self, field: &str) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .expect("read the server's /proc status");
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {field} in /proc status"))
+    }
+
+    /// CPU time the server has used so far, in microseconds.
+    fn cpu_micros(&self) -> u64 {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))
+            .expect("read the server's /proc stat");
+        // Fields after the command name (which may hold spaces) start after the last `)`.
+        let fields: Vec<&str> = stat
+            .rsplit_once(')')
+            .expect("stat format")
+            .1
+            .split_whitespace()
+            .collect();
+        let ticks: u64 =
+            fields[11].parse::<u64>().expect("utime") + fields[12].parse::<u64>().expect("stime");
+        // Linux reports these in clock ticks of 1/100 s (USER_HZ).
+        ticks * 10_000
+    }
+
+    /// Stops the server as an administrator would (SIGTERM) and waits for it.
+    fn stop(mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let status = self.child.wait().expect("server exit");
+        assert!(
+            status.success(),
+            "the server did not stop cleanly: {status}"
+        );
+    }
+}
+
+/// One HTTP/1.1 request with `Connection: close`; the status code, if an answer came.
+fn http_status(port: u16, method: &str, path: &str, headers: &str) -> Option<u16> {
+    use std::io::Read;
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{headers}Connection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).ok()?;
+    answer.get(9..12)?.parse().ok()
 }
 
 /// One measurement: requests per second, the server's CPU per request, and wrk's notes.
@@ -316,10 +446,11 @@ struct Measured {
     note: String,
 }
 
-fn measure(url: &str, script: &std::path::Path, connections: usize) -> Measured {
-    let before = cpu_micros();
-    let (rate, note) = wrk(url, script, connections);
-    let used = cpu_micros() - before;
+fn measure(server: &Server, script: &std::path::Path, connections: usize) -> Measured {
+    let url = format!("http://127.0.0.1:{}", server.port);
+    let before = server.cpu_micros();
+    let (rate, note) = wrk(&url, script, connections);
+    let used = server.cpu_micros() - before;
     let requests = rate * seconds() as f64;
     Measured {
         rate,
@@ -327,6 +458,9 @@ fn measure(url: &str, script: &std::path::Path, connections: usize) -> Measured 
         note,
     }
 }
+
+/// Starts of the server per backend for the start-to-ready figure (the median is shown).
+const STARTS: usize = 5;
 
 fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -347,19 +481,34 @@ fn main() {
         settings.store.redis.url = redis.url().into();
         settings.store.redis.key_prefix = "bench".to_owned();
         settings.log.filter = "warn".to_owned();
+        // The data is arranged in this process, through the store and the answers
+        // service; the store is closed before the binary opens it.
         let loaded = LoadedSettings {
-            settings,
+            settings: settings.clone(),
             config_dir: tests::workspace_root().join("config"),
         };
-        let app = runtime.block_on(App::build(loaded)).expect("server builds");
-        let port = app.port();
-        let url = format!("http://127.0.0.1:{port}");
-        let token = runtime.block_on(arrange(&app));
-        runtime.block_on(arrange_views(&app));
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let server = runtime.spawn(app.run_until(async {
-            let _ = stopped.await;
-        }));
+        let token = runtime.block_on(async {
+            let app = App::build(loaded).await.expect("server builds");
+            let token = arrange(&app).await;
+            arrange_views(&app).await;
+            app.run_until(async {})
+                .await
+                .expect("the arranging server stops");
+            token
+        });
+
+        let mut starts = Vec::new();
+        for _ in 1..STARTS {
+            let (server, ready) = Server::start(&settings);
+            starts.push(ready);
+            server.stop();
+        }
+        let (server, ready) = Server::start(&settings);
+        starts.push(ready);
+        starts.sort();
+        // Idle: ready, then a moment with nothing to do.
+        std::thread::sleep(std::time::Duration::from_secs(1));
+        let idle_kb = server.memory_kb("VmRSS");
 
         let ping = script(scripts.path(), "ping", &token, r#"'{"query":"{ ping }"}'"#);
         let mutation = script(
@@ -388,26 +537,53 @@ fn main() {
             &token,
             r#"'{"query":"query($r: String!) { roundMatrix(roundId: $r) { rows { organisationId stages pillarStages } components { id distribution { n withheld median q1 q3 counts } } } }","variables":{"r":"views"}}'"#,
         );
+        // One organisation's validation pack as HTML, with its charts.
+        let pack = get_script(
+            scripts.path(),
+            "pack",
+            &token,
+            r#"'/packs/views/v-' .. (n % 100) .. '.html'"#,
+        );
         for script in [&ping, &mutation, &read, &profile, &matrix] {
-            probe(port, &token, script);
+            probe(server.port, &token, script);
         }
-        let measured = Row {
+        assert_eq!(
+            http_status(
+                server.port,
+                "GET",
+                "/packs/views/v-1.html",
+                &format!("Authorization: Bearer {token}\r\n")
+            ),
+            Some(200),
+            "the pack cannot be rendered, so it is not measured"
+        );
+        let only = std::env::var("STAGEWISE_BENCH_ONLY").unwrap_or_default();
+        let wanted = |name: &str| only.is_empty() || only.split(',').any(|o| o == name);
+        let mut measured = Vec::new();
+        for (name, script, connections) in [
+            ("{ ping }", &ping, CONNECTIONS),
+            ("saveAnswers", &mutation, CONNECTIONS),
+            ("response", &read, CONNECTIONS),
+            ("profile", &profile, CONNECTIONS),
+            ("roundMatrix", &matrix, MATRIX_CONNECTIONS),
+            ("pack html", &pack, CONNECTIONS),
+        ] {
+            if name == "{ ping }" || wanted(name) {
+                measured.push((name, measure(&server, script, connections)));
+            }
+        }
+        let loaded_kb = server.memory_kb("VmHWM");
+        server.stop();
+        rows.push(Row {
             backend,
-            ping: measure(&url, &ping, CONNECTIONS),
-            save: measure(&url, &mutation, CONNECTIONS),
-            read: measure(&url, &read, CONNECTIONS),
-            profile: measure(&url, &profile, CONNECTIONS),
-            matrix: measure(&url, &matrix, MATRIX_CONNECTIONS),
-        };
-        let _ = stop.send(());
-        runtime
-            .block_on(server)
-            .expect("server task")
-            .expect("server stops");
-        rows.push(measured);
+            measured,
+            ready: starts[starts.len() / 2],
+            idle_kb,
+            loaded_kb,
+        });
     }
     println!(
-        "GraphQL over HTTP, wrk -t2 -d{}s, {CONNECTIONS} connections ({MATRIX_CONNECTIONS} for the matrix), server in-process with 2 worker threads, {} cores",
+        "GraphQL over HTTP, wrk -t2 -d{}s, {CONNECTIONS} connections ({MATRIX_CONNECTIONS} for the matrix), the release stagewise-server binary in its own process, {} cores",
         seconds(),
         std::thread::available_parallelism().map_or(0, usize::from)
     );
@@ -419,31 +595,46 @@ fn main() {
         "backend", "request", "per second", "ratio", "cpu"
     );
     for row in &rows {
-        for (name, m) in [
-            ("{ ping }", &row.ping),
-            ("saveAnswers", &row.save),
-            ("response", &row.read),
-            ("profile", &row.profile),
-            ("roundMatrix", &row.matrix),
-        ] {
+        let ping = row.measured[0].1.rate;
+        for (name, m) in &row.measured {
             println!(
                 "{:<7} {name:<12} {:>10.0} {:>6.2}x {:>7.0}us  {}",
                 format!("{:?}", row.backend).to_lowercase(),
                 m.rate,
-                m.rate / row.ping.rate,
+                m.rate / ping,
                 m.cpu_per_request,
                 m.note
             );
         }
     }
+    println!();
+    println!(
+        "{:<7} {:>14} {:>14} {:>18}",
+        "backend", "start to ready", "idle RSS", "peak RSS under load"
+    );
+    for row in &rows {
+        println!(
+            "{:<7} {:>11.0} ms {:>11.1} MB {:>15.1} MB",
+            format!("{:?}", row.backend).to_lowercase(),
+            row.ready.as_secs_f64() * 1000.0,
+            row.idle_kb as f64 / 1024.0,
+            row.loaded_kb as f64 / 1024.0,
+        );
+    }
+    println!(
+        "start to ready: median of {STARTS} starts of the release binary, spawn to the first 200 from /readyz"
+    );
 }
 
 /// One backend's measurements.
 struct Row {
     backend: BackendKind,
-    ping: Measured,
-    save: Measured,
-    read: Measured,
-    profile: Measured,
-    matrix: Measured,
+    /// `{ ping }` first, then the others, by name.
+    measured: Vec<(&'static str, Measured)>,
+    /// Median start to ready.
+    ready: std::time::Duration,
+    /// Resident memory when ready and idle, in kB.
+    idle_kb: u64,
+    /// Peak resident memory after the measurements, in kB.
+    loaded_kb: u64,
 }

@@ -37,6 +37,8 @@ pub struct AppState {
     pub web: crate::web::WebState,
     /// Outgoing email.
     pub mailer: crate::email::Mailer,
+    /// Parsed GraphQL documents by query text.
+    pub documents: graphql::cache::DocumentCache,
 }
 
 impl std::fmt::Debug for AppState {
@@ -131,6 +133,7 @@ impl App {
                 converted: graphql::profile::Converted::default(),
                 web: crate::web::WebState::default(),
                 mailer,
+                documents: graphql::cache::DocumentCache::default(),
             }),
         })
     }

@@ -70,8 +70,7 @@ pub fn schema_builder() -> SchemaBuilder<Query, Mutation, Subscription> {
 pub fn build(settings: &GraphqlSettings) -> AppSchema {
     let mut builder = schema_builder()
         .limit_depth(settings.max_depth)
-        .limit_complexity(settings.max_complexity)
-        .extension(cache::DocumentCache::default());
+        .limit_complexity(settings.max_complexity);
     if !settings.introspection {
         builder = builder.disable_introspection();
     }

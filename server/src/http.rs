@@ -108,7 +108,7 @@ async fn graphql(request: &Request, body: Body, Data(state): Data<&Arc<AppState>
             "batched requests are not supported; send one operation per request",
         );
     }
-    let Ok(graphql_request) = serde_json::from_slice::<async_graphql::Request>(&bytes) else {
+    let Ok(mut graphql_request) = serde_json::from_slice::<async_graphql::Request>(&bytes) else {
         return fail(
             StatusCode::BAD_REQUEST,
             Code::BadUserInput,
@@ -131,6 +131,7 @@ async fn graphql(request: &Request, body: Body, Data(state): Data<&Arc<AppState>
         state: Arc::clone(state),
         identity,
     };
+    state.documents.prepare(&mut graphql_request);
     let mut response = state.schema.execute(graphql_request.data(context)).await;
     for error in &mut response.errors {
         // Parse and validation errors (depth, complexity, unknown fields) carry no code.
