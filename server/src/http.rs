@@ -127,11 +127,36 @@ async fn graphql(request: &Request, body: Body, Data(state): Data<&Arc<AppState>
                 );
             }
         };
+    let response = execute(state, identity, graphql_request).await;
+    match serde_json::to_vec(&response) {
+        Ok(json) => Response::builder()
+            .content_type("application/json")
+            .body(json),
+        Err(error) => {
+            crate::graphql::error::GqlError::internal(&error);
+            fail(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Code::Internal,
+                "internal error",
+            )
+        }
+    }
+}
+
+/// Executes one GraphQL request for `identity`, as `POST /graphql` does once the body
+/// is read and the caller identified: every error leaves with an `extensions.code`
+/// (parse and validation errors, which async-graphql leaves uncoded, get
+/// `BAD_USER_INPUT`) and is counted in the metrics. The property tests call this too.
+pub async fn execute(
+    state: &Arc<AppState>,
+    identity: access::Identity,
+    request: async_graphql::Request,
+) -> async_graphql::Response {
     let context = RequestContext {
         state: Arc::clone(state),
         identity,
     };
-    let mut response = state.schema.execute(graphql_request.data(context)).await;
+    let mut response = state.schema.execute(request.data(context)).await;
     for error in &mut response.errors {
         // Parse and validation errors (depth, complexity, unknown fields) carry no code.
         let extensions = error
@@ -146,19 +171,7 @@ async fn graphql(request: &Request, body: Body, Data(state): Data<&Arc<AppState>
         };
         state.metrics.error(&code);
     }
-    match serde_json::to_vec(&response) {
-        Ok(json) => Response::builder()
-            .content_type("application/json")
-            .body(json),
-        Err(error) => {
-            crate::graphql::error::GqlError::internal(&error);
-            fail(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                Code::Internal,
-                "internal error",
-            )
-        }
-    }
+    response
 }
 
 /// The bearer secret of a websocket's `connection_init` payload:
