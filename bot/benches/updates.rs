@@ -5,11 +5,21 @@
 //! Done): every update is de-duplicated on the server, checked for staleness, saved, and
 //! answered with the next question. Run with `cargo bench -p bot --bench updates`;
 //! target: at least 1,000 updates per second.
+//!
+//! Besides the rate it prints where the time goes: the GraphQL calls per update with
+//! their mean latency, the CPU time of the server's threads against the rest of the
+//! process (the bot and the fake Bot API), and `{ ping }` requests per second from the
+//! same process in the same run, so that runs on a loaded machine compare by ratio.
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use bot::api::Backend;
+use async_trait::async_trait;
+
+use bot::api::{
+    AnswerInput, ApiResult, Backend, Me, Next, QuestionView, ResponseView, Saved, Target,
+};
 use bot::api::graphql::GraphqlBackend;
 use bot::keyboards::{Action, Callback};
 use bot::outbox::Outbox;
@@ -164,8 +174,165 @@ async fn arrange(state: &server::app::AppState) -> String {
     secret
 }
 
+/// A backend that times every call of the real one, by kind.
+struct Timed {
+    inner: Arc<dyn Backend>,
+    calls: Mutex<BTreeMap<&'static str, (u64, Duration)>>,
+}
+
+impl Timed {
+    async fn time<T>(&self, kind: &'static str, call: impl Future<Output = T>) -> T {
+        let started = Instant::now();
+        let result = call.await;
+        let elapsed = started.elapsed();
+        let mut calls = self.calls.lock().expect("lock");
+        let entry = calls.entry(kind).or_default();
+        entry.0 += 1;
+        entry.1 += elapsed;
+        result
+    }
+}
+
+#[async_trait]
+impl Backend for Timed {
+    async fn mark_update(&self, update_id: i64) -> ApiResult<bool> {
+        self.time("markTelegramUpdate", self.inner.mark_update(update_id))
+            .await
+    }
+    async fn link(&self, chat: i64, code: &str) -> ApiResult<String> {
+        self.time("linkTelegramChat", self.inner.link(chat, code))
+            .await
+    }
+    async fn unlink(&self, chat: i64) -> ApiResult<()> {
+        self.time("unlinkTelegramChat", self.inner.unlink(chat))
+            .await
+    }
+    async fn me(&self, chat: i64) -> ApiResult<Me> {
+        self.time("telegramMe", self.inner.me(chat)).await
+    }
+    async fn next_question(
+        &self,
+        chat: i64,
+        target: &Target,
+        after: Option<&str>,
+    ) -> ApiResult<Option<Next>> {
+        self.time("nextQuestion", self.inner.next_question(chat, target, after))
+            .await
+    }
+    async fn question(
+        &self,
+        chat: i64,
+        target: &Target,
+        question_id: &str,
+    ) -> ApiResult<Arc<QuestionView>> {
+        // Cached after the first time per question: counted, mostly not a request.
+        self.time(
+            "question (cached)",
+            self.inner.question(chat, target, question_id),
+        )
+        .await
+    }
+    async fn response(
+        &self,
+        chat: i64,
+        target: &Target,
+        question_id: Option<&str>,
+    ) -> ApiResult<ResponseView> {
+        self.time("response", self.inner.response(chat, target, question_id))
+            .await
+    }
+    async fn save(
+        &self,
+        chat: i64,
+        target: &Target,
+        idempotency_key: &str,
+        answers: Vec<AnswerInput>,
+        expected_seq: Option<u64>,
+    ) -> ApiResult<Saved> {
+        self.time(
+            "saveAnswers",
+            self.inner
+                .save(chat, target, idempotency_key, answers, expected_seq),
+        )
+        .await
+    }
+    async fn submit(&self, chat: i64, target: &Target, idempotency_key: &str) -> ApiResult<()> {
+        self.time(
+            "submitResponse",
+            self.inner.submit(chat, target, idempotency_key),
+        )
+        .await
+    }
+}
+
+/// CPU seconds used so far by this process, and by its threads named `prefix…`.
+fn cpu_seconds(prefix: &str) -> (f64, f64) {
+    let ticks = |stat: &str| -> f64 {
+        // Fields after the command name: state is field 3, utime 14 and stime 15.
+        let fields: Vec<&str> = stat
+            .rsplit_once(')')
+            .map(|(_, rest)| rest.split_whitespace().collect())
+            .unwrap_or_default();
+        let value = |index: usize| -> f64 {
+            fields
+                .get(index - 3)
+                .and_then(|v| v.parse::<f64>().ok())
+                .unwrap_or_default()
+        };
+        (value(14) + value(15)) / 100.0
+    };
+    let process = std::fs::read_to_string("/proc/self/stat")
+        .map(|stat| ticks(&stat))
+        .unwrap_or_default();
+    let mut threads = 0.0;
+    if let Ok(tasks) = std::fs::read_dir("/proc/self/task") {
+        for task in tasks.flatten() {
+            let name = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+            if name.starts_with(prefix) {
+                threads += std::fs::read_to_string(task.path().join("stat"))
+                    .map(|stat| ticks(&stat))
+                    .unwrap_or_default();
+            }
+        }
+    }
+    (process, threads)
+}
+
+/// `{ ping }` requests per second from this process: 64 clients, 4,000 requests.
+async fn ping_rate(url: &str) -> f64 {
+    let client = reqwest::Client::new();
+    let endpoint = format!("{url}/graphql");
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..64 {
+        let client = client.clone();
+        let endpoint = endpoint.clone();
+        tasks.push(tokio::spawn(async move {
+            for _ in 0..4000 / 64 {
+                let response = client
+                    .post(&endpoint)
+                    .header("content-type", "application/json")
+                    .body(r#"{"query":"{ ping }"}"#)
+                    .send()
+                    .await
+                    .expect("ping");
+                assert!(response.status().is_success());
+                let _ = response.bytes().await;
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.expect("ping task");
+    }
+    f64::from(4000 / 64 * 64) / started.elapsed().as_secs_f64()
+}
+
+/// The server's runtime threads are named so that their CPU time can be told apart.
+const SERVER_THREADS: &str = "stagewise-srv";
+
 fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread()
+        .thread_name(SERVER_THREADS)
         .enable_all()
         .build()
         .expect("runtime");
@@ -217,15 +384,20 @@ async fn run() {
     let backend: Arc<dyn Backend> = Arc::new(
         GraphqlBackend::new(&url, secret.into(), Duration::from_secs(30)).expect("client"),
     );
+    let timed = Arc::new(Timed {
+        inner: Arc::clone(&backend),
+        calls: Mutex::new(BTreeMap::new()),
+    });
+    let timed_backend: Arc<dyn Backend> = timed.clone();
     let mut bot = MockBot::new(updates, handler_tree());
-    bot.dependencies(deps![
-        Arc::clone(&backend),
-        Outbox::direct(),
-        Storage::new()
-    ]);
+    bot.dependencies(deps![timed_backend, Outbox::direct(), Storage::new()]);
+    let ping_before = ping_rate(&url).await;
+    let (process_before, server_before) = cpu_seconds(SERVER_THREADS);
     let started = Instant::now();
     bot.dispatch().await;
     let elapsed = started.elapsed();
+    let (process_after, server_after) = cpu_seconds(SERVER_THREADS);
+    let ping_after = ping_rate(&url).await;
 
     // Check the work was done: every chat's component 1.1 has its required answers.
     let mut complete = 0;
@@ -260,6 +432,29 @@ async fn run() {
         rate / 1000.0,
         chats()
     );
+    let ping = (ping_before + ping_after) / 2.0;
+    println!(
+        "{{ ping }}: {ping:.0}/s from the same process (before {ping_before:.0}, after \
+         {ping_after:.0}); updates/s ÷ ping/s = {:.3}",
+        rate / ping
+    );
+    let server_cpu = server_after - server_before;
+    let all_cpu = process_after - process_before;
+    println!(
+        "CPU during the run: {all_cpu:.2} s in all, server threads {server_cpu:.2} s ({:.0} %), \
+         bot and fake Bot API {:.2} s; per update: server {:.0} µs, bot side {:.0} µs",
+        100.0 * server_cpu / all_cpu.max(f64::EPSILON),
+        all_cpu - server_cpu,
+        server_cpu * 1e6 / total as f64,
+        (all_cpu - server_cpu) * 1e6 / total as f64,
+    );
+    for (kind, (count, spent)) in timed.calls.lock().expect("lock").iter() {
+        println!(
+            "  {kind:<20} {:>5.2} per update, mean {:>7.2} ms",
+            *count as f64 / total as f64,
+            spent.as_secs_f64() * 1e3 / (*count).max(1) as f64
+        );
+    }
     assert_eq!(complete, chats(), "every walk-through completed");
     let _ = stop.send(());
     let _ = server.await;

@@ -1,7 +1,9 @@
 //! The bot's configuration: built-in defaults, then `config/bot.toml`, then the
-//! environment (`STAGEWISE_BOT__KEY`, e.g. `STAGEWISE_BOT__SERVER_URL`). The two secrets
-//! come from the environment only and are never printed: `TELOXIDE_TOKEN` (Telegram's bot
-//! token) and `STAGEWISE_BOT_API_TOKEN` (the server's API token with the bot role).
+//! environment (`STAGEWISE_BOT__KEY`, e.g. `STAGEWISE_BOT__SERVER_URL`, and
+//! `STAGEWISE_BOT__WEBHOOK__LISTEN` for a key of `[webhook]`). The secrets come from the
+//! environment only and are never printed: `TELOXIDE_TOKEN` (Telegram's bot token),
+//! `STAGEWISE_BOT_API_TOKEN` (the server's API token with the bot role) and, in webhook
+//! mode, `STAGEWISE_BOT_WEBHOOK_SECRET` (the secret token Telegram sends with each update).
 
 use std::path::Path;
 
@@ -26,6 +28,67 @@ pub struct Settings {
     pub telegram_api_url: String,
     /// A `tracing` filter; `RUST_LOG` wins when set.
     pub log_filter: String,
+    /// How updates arrive: long polling (the default) or a webhook.
+    pub mode: Mode,
+    /// The webhook endpoint, used in [`Mode::Webhook`].
+    pub webhook: WebhookSettings,
+}
+
+/// How the bot receives updates from Telegram.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// The bot asks Telegram for updates (`getUpdates`); nothing listens.
+    #[default]
+    Polling,
+    /// Telegram posts each update to the bot's HTTPS endpoint (`setWebhook`).
+    Webhook,
+}
+
+/// The webhook endpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebhookSettings {
+    /// The address the endpoint listens on, e.g. `127.0.0.1:8443` behind a TLS proxy.
+    pub listen: String,
+    /// The public HTTPS URL Telegram posts to, registered with `setWebhook` at start; its
+    /// path is the endpoint's path. Required in webhook mode.
+    pub public_url: String,
+    /// The largest update body accepted, in bytes; a larger one is refused with 413.
+    pub max_body_bytes: usize,
+    /// How many connections Telegram may open at once (1 to 100).
+    pub max_connections: u8,
+}
+
+impl Default for WebhookSettings {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8443".to_owned(),
+            public_url: String::new(),
+            max_body_bytes: 1024 * 1024,
+            max_connections: 40,
+        }
+    }
+}
+
+impl WebhookSettings {
+    /// The endpoint's path: the path of [`WebhookSettings::public_url`].
+    ///
+    /// # Errors
+    /// When the URL is empty, not https, or has no path beyond `/`.
+    pub fn path(&self) -> anyhow::Result<String> {
+        let url: reqwest::Url = self
+            .public_url
+            .parse()
+            .map_err(|e| anyhow::anyhow!("webhook.public_url is not a URL: {e}"))?;
+        if url.scheme() != "https" {
+            anyhow::bail!("webhook.public_url must be an https URL (Telegram posts only to https)");
+        }
+        if url.path().len() < 2 {
+            anyhow::bail!("webhook.public_url needs a path, e.g. https://bot.example.org/telegram/<random>");
+        }
+        Ok(url.path().to_owned())
+    }
 }
 
 impl Default for Settings {
@@ -35,6 +98,8 @@ impl Default for Settings {
             request_timeout_secs: 10,
             telegram_api_url: "https://api.telegram.org".to_owned(),
             log_filter: "info".to_owned(),
+            mode: Mode::Polling,
+            webhook: WebhookSettings::default(),
         }
     }
 }
@@ -63,6 +128,39 @@ pub fn load(config_dir: &Path) -> Result<Settings, Box<figment::Error>> {
         .merge(Env::prefixed("STAGEWISE_BOT__").split("__"))
         .extract()
         .map_err(Box::new)
+}
+
+/// The name of the environment variable holding the webhook's secret token.
+pub const WEBHOOK_SECRET_VAR: &str = "STAGEWISE_BOT_WEBHOOK_SECRET";
+
+/// Reads the webhook's secret token from the environment: 1 to 256 characters `A-Z`,
+/// `a-z`, `0-9`, `_` and `-` (what Telegram accepts). Make one with
+/// `openssl rand -hex 32`.
+///
+/// # Errors
+/// Names the variable when it is missing, empty or malformed (never its value).
+pub fn webhook_secret() -> anyhow::Result<SecretString> {
+    let value = std::env::var(WEBHOOK_SECRET_VAR)
+        .map_err(|_| anyhow::anyhow!("{WEBHOOK_SECRET_VAR} is not set (webhook mode needs it)"))?;
+    parse_webhook_secret(value)
+}
+
+/// Checks a webhook secret token against Telegram's rules.
+///
+/// # Errors
+/// When it is empty, longer than 256 characters, or has other characters than `A-Z`,
+/// `a-z`, `0-9`, `_` and `-`; the message never repeats the value.
+pub fn parse_webhook_secret(value: String) -> anyhow::Result<SecretString> {
+    let fits = (1..=256).contains(&value.len())
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if !fits {
+        anyhow::bail!(
+            "{WEBHOOK_SECRET_VAR} must be 1 to 256 characters of A-Z, a-z, 0-9, _ and -"
+        );
+    }
+    Ok(SecretString::from(value))
 }
 
 /// Reads the secrets from the environment.
@@ -98,6 +196,36 @@ mod tests {
         Figment::from(Toml::string(text))
             .extract()
             .expect("config/bot.toml parses")
+    }
+
+    #[test]
+    fn webhook_secrets_follow_telegrams_rules() {
+        assert!(parse_webhook_secret("abc_DEF-123".to_owned()).is_ok());
+        assert!(parse_webhook_secret("x".repeat(256)).is_ok());
+        for bad in ["", "has space", "semi;colon", "é"] {
+            let error = parse_webhook_secret(bad.to_owned())
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(error.contains(WEBHOOK_SECRET_VAR), "{bad:?}: {error}");
+            assert!(bad.is_empty() || !error.contains(bad), "the value is not repeated");
+        }
+        assert!(parse_webhook_secret("x".repeat(257)).is_err());
+    }
+
+    #[test]
+    fn the_webhook_path_comes_from_the_public_https_url() {
+        let mut webhook = WebhookSettings {
+            public_url: "https://bot.example.org/telegram/abc".to_owned(),
+            ..WebhookSettings::default()
+        };
+        assert_eq!(webhook.path().expect("a path"), "/telegram/abc");
+        webhook.public_url = "http://bot.example.org/telegram/abc".to_owned();
+        assert!(webhook.path().is_err());
+        webhook.public_url = "https://bot.example.org/".to_owned();
+        assert!(webhook.path().is_err());
+        webhook.public_url = String::new();
+        assert!(webhook.path().is_err());
     }
 
     #[test]

@@ -64,6 +64,9 @@ pub enum CallbackError {
     /// The question id contains the separator or is empty.
     #[error("question id `{0}` cannot be put in callback data")]
     BadQuestion(String),
+    /// An answer value that does not fit one digit (stages go to 5, ratings to 3).
+    #[error("answer value {0} cannot be put in callback data (0 to 9)")]
+    BadAnswer(u8),
     /// Data that this bot did not produce.
     #[error("callback data is not from this bot")]
     Malformed,
@@ -74,10 +77,16 @@ impl Callback {
     ///
     /// # Errors
     /// [`CallbackError::TooLong`] past 64 bytes; [`CallbackError::BadQuestion`] for an
-    /// empty question id or one containing `|`.
+    /// empty question id or one containing `|`; [`CallbackError::BadAnswer`] for an
+    /// answer value over 9 (decoding takes one digit, so it could never come back).
     pub fn encode(&self) -> Result<String, CallbackError> {
         if self.question.is_empty() || self.question.contains(SEPARATOR) {
             return Err(CallbackError::BadQuestion(self.question.clone()));
+        }
+        if let Action::Answer(value) = self.action {
+            if value > 9 {
+                return Err(CallbackError::BadAnswer(value));
+            }
         }
         let encoded = format!(
             "{}{SEPARATOR}{}{SEPARATOR}{:x}",
@@ -308,7 +317,38 @@ mod tests {
         ]
     }
 
+    /// Every action, with any answer value.
+    fn any_action() -> impl Strategy<Value = Action> {
+        prop_oneof![any::<u8>().prop_map(Action::Answer), action()]
+    }
+
+    /// Found by `encoding_fits_or_is_refused`: `Answer(12)` encoded as `a12|…`, which
+    /// decoding (one digit) refuses, so the button would never work.
+    #[test]
+    fn answers_over_nine_are_refused_not_encoded() {
+        let callback = Callback {
+            action: Action::Answer(12),
+            question: "1.1/activity/1".to_owned(),
+            prompt_tag: 7,
+        };
+        assert_eq!(callback.encode(), Err(CallbackError::BadAnswer(12)));
+    }
+
+    /// Cases per property: 10,000 unless `STAGEWISE_PROPTEST_CASES` says otherwise.
+    fn config() -> ProptestConfig {
+        ProptestConfig {
+            cases: std::env::var("STAGEWISE_PROPTEST_CASES")
+                .ok()
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(10_000),
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        }
+    }
+
     proptest! {
+        #![proptest_config(config())]
+
         #[test]
         fn round_trips(action in action(), question in "[a-z0-9./-]{1,40}", prompt_tag in any::<u16>()) {
             let callback = Callback { action, question, prompt_tag };
@@ -317,8 +357,56 @@ mod tests {
             prop_assert_eq!(Callback::decode(&encoded), Ok(callback));
         }
 
+        /// Any question text: encoding either fits in 64 bytes and round-trips, or is
+        /// refused with the reason.
+        #[test]
+        fn encoding_fits_or_is_refused(action in any_action(), question in "\\PC{0,70}", prompt_tag in any::<u16>()) {
+            let callback = Callback { action, question: question.clone(), prompt_tag };
+            match callback.encode() {
+                Ok(encoded) => {
+                    prop_assert!(encoded.len() <= MAX_CALLBACK_BYTES);
+                    prop_assert_eq!(Callback::decode(&encoded), Ok(callback));
+                }
+                Err(CallbackError::BadQuestion(_)) => {
+                    prop_assert!(question.is_empty() || question.contains(SEPARATOR));
+                }
+                Err(CallbackError::TooLong { bytes, .. }) => {
+                    prop_assert!(bytes > MAX_CALLBACK_BYTES);
+                }
+                Err(CallbackError::BadAnswer(value)) => {
+                    prop_assert!(value > 9);
+                }
+                Err(CallbackError::Malformed) => prop_assert!(false, "encode never says malformed"),
+            }
+        }
+
         #[test]
         fn decoding_arbitrary_data_never_panics(data in "\\PC{0,80}") {
+            if let Ok(callback) = Callback::decode(&data) {
+                prop_assert_eq!(callback.encode(), Ok(data));
+            }
+        }
+
+        /// Arbitrary bytes as Telegram could deliver them (callback data is a string, so
+        /// read lossily as UTF-8): decoding never panics, and whatever it accepts is the
+        /// one canonical encoding of a callback.
+        #[test]
+        fn decoding_arbitrary_bytes_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..100)) {
+            let data = String::from_utf8_lossy(&bytes);
+            if let Ok(callback) = Callback::decode(&data) {
+                prop_assert_eq!(callback.encode(), Ok(data.into_owned()));
+            }
+        }
+
+        /// Data that looks almost right: separators and actions in every arrangement.
+        #[test]
+        fn decoding_near_misses_never_panics(parts in proptest::collection::vec(prop_oneof![
+            Just("|".to_owned()), Just("a".to_owned()), Just("a3".to_owned()), Just("s".to_owned()),
+            Just("1.1/stage".to_owned()), Just("ffff".to_owned()), Just("0".to_owned()),
+            Just("10000".to_owned()), Just("-1".to_owned()), Just("+1".to_owned()), Just("é".to_owned()),
+            "[0-9a-f]{0,6}",
+        ], 0..8)) {
+            let data: String = parts.concat();
             if let Ok(callback) = Callback::decode(&data) {
                 prop_assert_eq!(callback.encode(), Ok(data));
             }

@@ -15,6 +15,7 @@ pub mod handlers;
 pub mod keyboards;
 pub mod outbox;
 pub mod texts;
+pub mod webhook;
 
 use std::sync::Arc;
 

@@ -1,5 +1,6 @@
 //! `stagewise-bot`: load the configuration, build the GraphQL client and the throttled
-//! Telegram bot, and poll Telegram for updates until stopped (Ctrl-C).
+//! Telegram bot, and take updates until stopped (Ctrl-C): by long polling (the default),
+//! or, with `mode = "webhook"`, on an HTTP endpoint registered with Telegram.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,7 +9,8 @@ use anyhow::Context as _;
 use bot::api::Backend;
 use bot::api::graphql::GraphqlBackend;
 use bot::outbox::Outbox;
-use bot::{Storage, config, handler_tree};
+use bot::config::Mode;
+use bot::{Storage, config, handler_tree, webhook};
 use secrecy::ExposeSecret;
 use teloxide::prelude::*;
 use teloxide::types::BotCommand;
@@ -46,6 +48,9 @@ async fn main() -> anyhow::Result<()> {
     if let Err(error) = bot.set_my_commands(commands).await {
         tracing::warn!(%error, "could not set the command menu");
     }
+    if settings.mode == Mode::Webhook {
+        return run_webhook(&settings, bot, backend).await;
+    }
     tracing::info!(server = %settings.server_url, "polling Telegram for updates");
     Dispatcher::builder(bot.clone(), handler_tree())
         .dependencies(dptree::deps![
@@ -58,4 +63,53 @@ async fn main() -> anyhow::Result<()> {
         .dispatch()
         .await;
     Ok(())
+}
+
+/// Webhook mode: register the public URL and the secret with Telegram, then serve the
+/// endpoint until stopped.
+async fn run_webhook(
+    settings: &config::Settings,
+    bot: Bot,
+    backend: Arc<dyn Backend>,
+) -> anyhow::Result<()> {
+    let secret = config::webhook_secret()?;
+    let path = settings.webhook.path()?;
+    let url = settings
+        .webhook
+        .public_url
+        .parse()
+        .context("failed to parse webhook.public_url")?;
+    let me = bot
+        .get_me()
+        .await
+        .context("failed to ask Telegram for the bot's own user (getMe)")?;
+    bot.set_webhook(url)
+        .secret_token(secret.expose_secret().to_owned())
+        .max_connections(settings.webhook.max_connections)
+        .allowed_updates(vec![
+            teloxide::types::AllowedUpdate::Message,
+            teloxide::types::AllowedUpdate::CallbackQuery,
+        ])
+        .await
+        .context("failed to register the webhook with Telegram (setWebhook)")?;
+    let endpoint = webhook::Webhook::new(
+        handler_tree(),
+        backend,
+        webhook::Parts {
+            outbox: Outbox::throttled(bot.clone()),
+            bot,
+            me,
+            storage: Storage::new(),
+        },
+        secret,
+        settings.webhook.max_body_bytes,
+    );
+    tracing::info!(
+        server = %settings.server_url,
+        listen = %settings.webhook.listen,
+        "receiving Telegram updates on the webhook"
+    );
+    webhook::serve(endpoint, &settings.webhook.listen, &path)
+        .await
+        .with_context(|| format!("failed to serve the webhook on {}", settings.webhook.listen))
 }

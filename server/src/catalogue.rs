@@ -208,18 +208,69 @@ impl Catalogue {
                 dir: dir.to_path_buf(),
             });
         }
+        let sources = files
+            .into_iter()
+            .map(|file| {
+                let shown = file
+                    .path
+                    .strip_prefix(display_root)
+                    .unwrap_or(&file.path)
+                    .to_path_buf();
+                let text = std::fs::read_to_string(&file.path)
+                    .map_err(|error| format!("cannot read the file: {error}"));
+                (file, shown, text)
+            })
+            .collect();
+        Self::assemble(sources)
+    }
+
+    /// Loads and validates instruments given as text: each pair is a path under the
+    /// catalogue folder (`<id>/v<version>.toml`) and the file's content. The same checks
+    /// as [`Catalogue::load`], without reading a folder (problems name the files as
+    /// `questionnaires/<path>`).
+    ///
+    /// # Errors
+    /// [`CatalogueError::Empty`] for no sources; [`CatalogueError::Invalid`] as for
+    /// [`Catalogue::load`].
+    pub fn from_sources(sources: &[(String, String)]) -> Result<Self, CatalogueError> {
+        if sources.is_empty() {
+            return Err(CatalogueError::Empty {
+                dir: PathBuf::from("questionnaires"),
+            });
+        }
+        let sources = sources
+            .iter()
+            .map(|(path, text)| {
+                let (folder, name) = path.rsplit_once('/').unwrap_or(("", path));
+                let file = InstrumentFile {
+                    path: PathBuf::from(path),
+                    folder: folder.to_owned(),
+                    version: file_version(name).filter(|_| !folder.is_empty()),
+                };
+                (file, Path::new("questionnaires").join(path), Ok(text.clone()))
+            })
+            .collect();
+        Self::assemble(sources)
+    }
+
+    fn assemble(
+        sources: Vec<(InstrumentFile, PathBuf, Result<String, String>)>,
+    ) -> Result<Self, CatalogueError> {
         let mut problems = Vec::new();
         let mut parsed: Vec<(PathBuf, Instrument)> = Vec::new();
         // Instruments whose file did not parse: references to them are not reported
         // again, the file's own problem says what is wrong.
         let mut unparsed = std::collections::BTreeSet::new();
-        for file in files {
-            let shown = file
-                .path
-                .strip_prefix(display_root)
-                .unwrap_or(&file.path)
-                .to_path_buf();
-            match parse_file(&file, &shown) {
+        for (file, shown, text) in sources {
+            let outcome = match text {
+                Ok(text) => parse_file(&file, &shown, &text),
+                Err(message) => Err(Problem {
+                    file: shown.clone(),
+                    path: String::new(),
+                    message,
+                }),
+            };
+            match outcome {
                 Ok(instrument) => parsed.push((shown, instrument)),
                 Err(problem) => {
                     if let Some(version) = file.version {
@@ -323,11 +374,7 @@ fn instrument_files(dir: &Path) -> Result<Vec<InstrumentFile>, CatalogueError> {
                 if !file_name.ends_with(".toml") {
                     continue;
                 }
-                let version = file_name
-                    .strip_prefix('v')
-                    .and_then(|rest| rest.strip_suffix(".toml"))
-                    .and_then(|number| number.parse::<u32>().ok())
-                    .filter(|version| *version > 0);
+                let version = file_version(&file_name);
                 files.push(InstrumentFile {
                     path: file.path(),
                     folder: name.clone(),
@@ -345,7 +392,16 @@ fn instrument_files(dir: &Path) -> Result<Vec<InstrumentFile>, CatalogueError> {
     Ok(files)
 }
 
-fn parse_file(file: &InstrumentFile, shown: &Path) -> Result<Instrument, Problem> {
+/// The version of a file named `v<version>.toml` (from 1).
+fn file_version(file_name: &str) -> Option<u32> {
+    file_name
+        .strip_prefix('v')
+        .and_then(|rest| rest.strip_suffix(".toml"))
+        .and_then(|number| number.parse::<u32>().ok())
+        .filter(|version| *version > 0)
+}
+
+fn parse_file(file: &InstrumentFile, shown: &Path, source: &str) -> Result<Instrument, Problem> {
     let problem = |path: &str, message: String| Problem {
         file: shown.to_path_buf(),
         path: path.to_owned(),
@@ -357,12 +413,10 @@ fn parse_file(file: &InstrumentFile, shown: &Path) -> Result<Instrument, Problem
             "instrument files must be named <instrument-id>/v<version>.toml".to_owned(),
         ));
     };
-    let source = std::fs::read_to_string(&file.path)
-        .map_err(|error| problem("", format!("cannot read the file: {error}")))?;
-    let mut value: toml::Value = toml::from_str(&source).map_err(|error| {
+    let mut value: toml::Value = toml::from_str(source).map_err(|error| {
         let location = error
             .span()
-            .map(|span| line_column(&source, span.start))
+            .map(|span| line_column(source, span.start))
             .map(|(line, column)| format!(" at line {line}, column {column}"))
             .unwrap_or_default();
         problem(

@@ -108,7 +108,7 @@ async fn graphql(request: &Request, body: Body, Data(state): Data<&Arc<AppState>
             "batched requests are not supported; send one operation per request",
         );
     }
-    let Ok(mut graphql_request) = serde_json::from_slice::<async_graphql::Request>(&bytes) else {
+    let Ok(graphql_request) = serde_json::from_slice::<async_graphql::Request>(&bytes) else {
         return fail(
             StatusCode::BAD_REQUEST,
             Code::BadUserInput,
@@ -127,12 +127,38 @@ async fn graphql(request: &Request, body: Body, Data(state): Data<&Arc<AppState>
                 );
             }
         };
+    let response = execute(state, identity, graphql_request).await;
+    match serde_json::to_vec(&response) {
+        Ok(json) => Response::builder()
+            .content_type("application/json")
+            .body(json),
+        Err(error) => {
+            crate::graphql::error::GqlError::internal(&error);
+            fail(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Code::Internal,
+                "internal error",
+            )
+        }
+    }
+}
+
+/// Executes one GraphQL request for `identity`, as `POST /graphql` does once the body
+/// is read and the caller identified: every error leaves with an `extensions.code`
+/// (parse and validation errors, which async-graphql leaves uncoded, get
+/// `BAD_USER_INPUT`) and is counted in the metrics. The property tests call this too.
+pub async fn execute(
+    state: &Arc<AppState>,
+    identity: access::Identity,
+    request: async_graphql::Request,
+) -> async_graphql::Response {
     let context = RequestContext {
         state: Arc::clone(state),
         identity,
     };
-    state.documents.prepare(&mut graphql_request);
-    let mut response = state.schema.execute(graphql_request.data(context)).await;
+    let mut request = request;
+    state.documents.prepare(&mut request);
+    let mut response = state.schema.execute(request.data(context)).await;
     for error in &mut response.errors {
         // Parse and validation errors (depth, complexity, unknown fields) carry no code.
         let extensions = error
@@ -147,19 +173,7 @@ async fn graphql(request: &Request, body: Body, Data(state): Data<&Arc<AppState>
         };
         state.metrics.error(&code);
     }
-    match serde_json::to_vec(&response) {
-        Ok(json) => Response::builder()
-            .content_type("application/json")
-            .body(json),
-        Err(error) => {
-            crate::graphql::error::GqlError::internal(&error);
-            fail(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                Code::Internal,
-                "internal error",
-            )
-        }
-    }
+    response
 }
 
 /// The bearer secret of a websocket's `connection_init` payload:

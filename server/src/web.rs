@@ -32,7 +32,7 @@ use serde_json::json;
 
 use crate::app::AppState;
 use crate::domain::{
-    Actor, Channel, IdempotencyKey, LinkToken, ResponseStatus, Timestamp, TokenHash,
+    Actor, Channel, LinkToken, ResponseStatus, Timestamp, TokenHash,
 };
 use crate::service::answers::{self, SaveAnswers, SaveError};
 use crate::service::{access, links};
@@ -399,15 +399,6 @@ async fn show_form(request: &Request, Data(state): Data<&Arc<AppState>>) -> Resp
     }
 }
 
-/// Constant-time comparison of two texts of the same length.
-fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
-}
-
 #[handler]
 async fn post_form(request: &Request, body: Body, Data(state): Data<&Arc<AppState>>) -> Response {
     let now = Timestamp::now();
@@ -423,28 +414,27 @@ async fn post_form(request: &Request, body: Body, Data(state): Data<&Arc<AppStat
             "The form was too large to save. Please shorten some answers.",
         );
     };
-    let Ok(pairs) = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&bytes) else {
-        return message(
-            state,
-            StatusCode::BAD_REQUEST,
-            "The form could not be read",
-            "Please open your link again and retry.",
-        );
+    let posted = match form::read_post(&bytes, &session.csrf) {
+        Ok(posted) => posted,
+        Err(form::PostRefusal::Csrf) => {
+            state.web.failed(client_ip(request), now);
+            return message(
+                state,
+                StatusCode::FORBIDDEN,
+                "The form has expired",
+                "This form was not sent from your current session. Open your personal link \
+                 again and retry; nothing was saved.",
+            );
+        }
+        Err(_) => {
+            return message(
+                state,
+                StatusCode::BAD_REQUEST,
+                "The form could not be read",
+                "Please open your link again and retry.",
+            );
+        }
     };
-    let posted: form::Posted = pairs.into_iter().collect();
-    if !posted
-        .get("csrf")
-        .is_some_and(|csrf| same(csrf, &session.csrf))
-    {
-        state.web.failed(client_ip(request), now);
-        return message(
-            state,
-            StatusCode::FORBIDDEN,
-            "The form has expired",
-            "This form was not sent from your current session. Open your personal link again \
-             and retry; nothing was saved.",
-        );
-    }
     let key = token.binding.response.clone();
     let Ok(instrument) = answers::instrument_for(&state.catalogue, &key) else {
         return invalid_link(state);
@@ -459,33 +449,22 @@ async fn post_form(request: &Request, body: Body, Data(state): Data<&Arc<AppStat
     {
         return redirect("/form").finish();
     }
-    let changes = match form::changes(instrument, response.as_ref(), &posted) {
-        Ok(changes) => changes,
-        Err(problems) => {
+    let plan = match form::plan_post(instrument, response.as_ref(), &posted) {
+        Ok(plan) => plan,
+        Err(form::PostRefusal::Problems(problems)) => {
             return render_form(state, &session, &token, Some(&posted), &problems, None).await;
         }
-    };
-    let request_id = posted
-        .get("request")
-        .filter(|id| id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric()))
-        .cloned()
-        .unwrap_or_default();
-    let idempotency = |what: &str| {
-        IdempotencyKey::parse(&format!("web-{request_id}-{what}"))
-            .or_else(|_| IdempotencyKey::parse(&format!("web-{what}")))
+        Err(_) => return unavailable(state),
     };
     let actor = Actor::Person(token.binding.person.clone());
-    if !changes.is_empty() {
-        let Ok(idempotency_key) = idempotency("save") else {
-            return unavailable(state);
-        };
+    if !plan.changes.is_empty() {
         let saved = answers::save(
             state.store.as_ref(),
             &state.catalogue,
             SaveAnswers {
                 key: key.clone(),
-                idempotency_key,
-                answers: changes,
+                idempotency_key: plan.save_key,
+                answers: plan.changes,
                 expected_seq: None,
                 actor: actor.clone(),
                 channel: Channel::Web,
@@ -497,15 +476,12 @@ async fn post_form(request: &Request, body: Body, Data(state): Data<&Arc<AppStat
             return refused(state, &session, &token, &posted, &error).await;
         }
     }
-    if posted.get("action").map(String::as_str) == Some("submit") {
-        let Ok(idempotency_key) = idempotency("submit") else {
-            return unavailable(state);
-        };
+    if plan.submit {
         match answers::submit(
             state.store.as_ref(),
             &state.catalogue,
             &key,
-            idempotency_key,
+            plan.submit_key,
             actor,
             Channel::Web,
             now,
@@ -655,8 +631,8 @@ mod tests {
 
     #[test]
     fn csrf_comparison_needs_the_same_text() {
-        assert!(same("abc", "abc"));
-        assert!(!same("abc", "abd"));
-        assert!(!same("abc", "abcd"));
+        assert!(form::same_text("abc", "abc"));
+        assert!(!form::same_text("abc", "abd"));
+        assert!(!form::same_text("abc", "abcd"));
     }
 }

@@ -36,8 +36,18 @@ const QUESTION: &str = "query($i: String!, $v: Int!, $q: String!) { \
     prompt { number text heading guidance fieldLabel scale { value label } \
     component { id name description outputQuality indicators { text } \
     stages { stage title text } drivers { name keyQuestion } activities { number } } } } }";
-const ANSWER_FIELDS: &str = "questionId seq channel value { stage rating text lines date \
-    evidence { kind text file { name size telegramFileId } } activities { name rating } }";
+const RESPONSE_ONE: &str = concat!(
+    "query($r: ResponseRefInput!, $q: String!) { response(response: $r) ",
+    "{ status lastSeq missingRequired answer(questionId: $q) { ",
+    "questionId seq channel value { stage rating text lines date ",
+    "evidence { kind text file { name size telegramFileId } } activities { name rating } } } } }"
+);
+const RESPONSE_ALL: &str = concat!(
+    "query($r: ResponseRefInput!) { response(response: $r) ",
+    "{ status lastSeq missingRequired answers { ",
+    "questionId seq channel value { stage rating text lines date ",
+    "evidence { kind text file { name size telegramFileId } } activities { name rating } } } } }"
+);
 const SAVE: &str = "mutation($input: SaveAnswersInput!, $after: String) { \
     saveAnswers(input: $input) { events { seq } \
     response { nextQuestion(after: $after) { questionId position total requiredRemaining } } } }";
@@ -98,17 +108,45 @@ impl GraphqlBackend {
             ApiError::Unavailable
         })?;
         let status = response.status();
-        let body: Json = match response.json().await {
+        let Ok(bytes) = response.bytes().await else {
+            return Err(ApiError::Unavailable);
+        };
+        // One pass straight into the expected shape; only a body that does not fit it
+        // (an error, or a server that is not ours) is read a second time, loosely.
+        if let Ok(Envelope {
+            data: Some(data),
+            errors: None,
+        }) = serde_json::from_slice::<Envelope<T>>(&bytes)
+        {
+            return Ok(data);
+        }
+        let body: Envelope<Json> = match serde_json::from_slice(&bytes) {
             Ok(body) => body,
             Err(_) if status.is_server_error() => return Err(ApiError::Unavailable),
             Err(error) => return Err(ApiError::Unexpected(error.to_string())),
         };
-        if let Some(error) = body["errors"].as_array().and_then(|e| e.first()) {
+        if let Some(error) = body.errors.as_ref().and_then(|e| e.first()) {
             return Err(error_of(error));
         }
-        serde_json::from_value(body["data"].clone())
+        if status.is_server_error() {
+            return Err(ApiError::Unavailable);
+        }
+        serde_json::from_value(body.data.unwrap_or_default())
             .map_err(|e| ApiError::Unexpected(format!("unexpected data: {e}")))
     }
+}
+
+/// A GraphQL response body.
+#[derive(Deserialize)]
+struct Envelope<T> {
+    #[serde(default = "none")]
+    data: Option<T>,
+    #[serde(default)]
+    errors: Option<Vec<Json>>,
+}
+
+fn none<T>() -> Option<T> {
+    None
 }
 
 fn error_of(error: &Json) -> ApiError {
@@ -486,19 +524,15 @@ impl Backend for GraphqlBackend {
     ) -> ApiResult<ResponseView> {
         let data: ResponseData = match question_id {
             Some(question_id) => {
-                let query = format!(
-                    "query($r: ResponseRefInput!, $q: String!) {{ response(response: $r) \
-                     {{ status lastSeq missingRequired answer(questionId: $q) {{ {ANSWER_FIELDS} }} }} }}"
-                );
-                self.call(Some(chat), &query, json!({ "r": target, "q": question_id }))
-                    .await?
+                self.call(
+                    Some(chat),
+                    RESPONSE_ONE,
+                    json!({ "r": target, "q": question_id }),
+                )
+                .await?
             }
             None => {
-                let query = format!(
-                    "query($r: ResponseRefInput!) {{ response(response: $r) \
-                     {{ status lastSeq missingRequired answers {{ {ANSWER_FIELDS} }} }} }}"
-                );
-                self.call(Some(chat), &query, json!({ "r": target }))
+                self.call(Some(chat), RESPONSE_ALL, json!({ "r": target }))
                     .await?
             }
         };

@@ -9,7 +9,9 @@ use serde_json::{Value, json};
 use crate::catalogue::model::{Body, Component, StageQuestionnaire};
 use crate::catalogue::text::Text;
 use crate::catalogue::{AnswerType, Instrument, Question};
-use crate::domain::{AnswerValue, EvidenceKind, QuestionId, Response, ResponseStatus};
+use crate::domain::{
+    AnswerValue, EvidenceKind, IdempotencyKey, QuestionId, Response, ResponseStatus,
+};
 use crate::service::answers::{RawAnswer, RawEvidence, RawValue};
 
 /// The form field of a question's value; evidence has two (`…:documents`, `…:persons`).
@@ -56,6 +58,92 @@ fn shown(question: &Question, value: &AnswerValue) -> Vec<(String, String)> {
 fn current<'a>(response: Option<&'a Response>, question: &Question) -> Option<&'a AnswerValue> {
     let id = QuestionId::parse(&question.id).ok()?;
     response?.answers.get(&id).map(|answer| &answer.value)
+}
+
+/// Why a posted form is refused before anything is saved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PostRefusal {
+    /// The body is not `application/x-www-form-urlencoded` text.
+    Unreadable,
+    /// The CSRF token is missing or not the session's.
+    Csrf,
+    /// Fields that cannot be read into answers, each with what to correct.
+    Problems(Vec<String>),
+}
+
+/// What a readable post asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostPlan {
+    /// The answers that changed (maybe none).
+    pub changes: Vec<RawAnswer>,
+    /// Whether the person pressed Submit.
+    pub submit: bool,
+    /// The idempotency key of the save.
+    pub save_key: IdempotencyKey,
+    /// The idempotency key of the submission.
+    pub submit_key: IdempotencyKey,
+}
+
+/// Reads a posted body and checks its CSRF token against the session's (in constant
+/// time). Nothing here touches the store.
+///
+/// # Errors
+/// [`PostRefusal::Unreadable`] or [`PostRefusal::Csrf`].
+pub fn read_post(body: &[u8], session_csrf: &str) -> Result<Posted, PostRefusal> {
+    let pairs = serde_urlencoded::from_bytes::<Vec<(String, String)>>(body)
+        .map_err(|_| PostRefusal::Unreadable)?;
+    let posted: Posted = pairs.into_iter().collect();
+    if posted
+        .get("csrf")
+        .is_some_and(|csrf| same_text(csrf, session_csrf))
+    {
+        Ok(posted)
+    } else {
+        Err(PostRefusal::Csrf)
+    }
+}
+
+/// Constant-time comparison of two texts of the same length.
+pub fn same_text(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+/// Plans what a read post does to `response`: the changed answers, whether to submit,
+/// and the idempotency keys (from the form's `request` id, so a resent form records
+/// once).
+///
+/// # Errors
+/// [`PostRefusal::Problems`] when a field cannot be read into an answer.
+pub fn plan_post(
+    instrument: &Instrument,
+    response: Option<&Response>,
+    posted: &Posted,
+) -> Result<PostPlan, PostRefusal> {
+    let changes = changes(instrument, response, posted).map_err(PostRefusal::Problems)?;
+    let request_id = posted
+        .get("request")
+        .filter(|id| id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric()))
+        .map_or("", String::as_str);
+    let key = |what: &str| {
+        // `web-` and at most 64 alphanumerics and a suffix always make a valid key.
+        IdempotencyKey::parse(&format!("web-{request_id}-{what}"))
+            .or_else(|_| IdempotencyKey::parse(&format!("web-{what}")))
+    };
+    let (Ok(save_key), Ok(submit_key)) = (key("save"), key("submit")) else {
+        return Err(PostRefusal::Problems(vec![
+            "the form could not be read; open your link again".to_owned(),
+        ]));
+    };
+    Ok(PostPlan {
+        changes,
+        submit: posted.get("action").map(String::as_str) == Some("submit"),
+        save_key,
+        submit_key,
+    })
 }
 
 /// Lines of a text area, trimmed, blank ones dropped.

@@ -12,6 +12,8 @@ mod fidelity;
 mod crash;
 // Malformed catalogues are rejected with the file and the field named.
 mod malformed;
+// Property tests: mutated catalogues, arbitrary GraphQL variables, arbitrary form posts.
+mod properties;
 // server/schema.graphql is current and every type and field is documented.
 mod schema;
 // Validation packs against committed snapshots: HTML, Markdown and JSON of the demo round.

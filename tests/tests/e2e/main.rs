@@ -24,6 +24,8 @@ mod fixtures;
 mod packs;
 // Profiles, flags and the round matrix from answers given over the API, on both backends.
 mod profile;
+// schemathesis (PyPI) against the GraphQL endpoint with introspection on: no 5xx, no internal error.
+mod schemathesis;
 // The server's HTTP surface: health, readiness, metrics, GraphiQL, ping.
 mod server;
 // A server spawned on a free port on either backend, and a GraphQL client.
@@ -32,5 +34,7 @@ mod support;
 mod web;
 // Cached profiles and matrices never outlive a change made here or announced by another instance.
 mod views;
+// The bot's webhook mode: secret token, duplicates, body limit, server unreachable.
+mod webhook;
 // Linking Telegram chats with one-time codes, unlinking, update de-duplication.
 mod telegram;
