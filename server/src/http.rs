@@ -150,13 +150,12 @@ async fn graphql(request: &Request, body: Body, Data(state): Data<&Arc<AppState>
 pub async fn execute(
     state: &Arc<AppState>,
     identity: access::Identity,
-    request: async_graphql::Request,
+    mut request: async_graphql::Request,
 ) -> async_graphql::Response {
     let context = RequestContext {
         state: Arc::clone(state),
         identity,
     };
-    let mut request = request;
     state.documents.prepare(&mut request);
     let mut response = state.schema.execute(request.data(context)).await;
     for error in &mut response.errors {
