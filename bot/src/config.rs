@@ -26,6 +26,9 @@ pub struct Settings {
     pub telegram_api_url: String,
     /// A `tracing` filter; `RUST_LOG` wins when set.
     pub log_filter: String,
+    /// Seconds between two requests for the reminders the server queued for linked
+    /// chats; 0 delivers none.
+    pub notice_poll_secs: u64,
 }
 
 impl Default for Settings {
@@ -35,6 +38,7 @@ impl Default for Settings {
             request_timeout_secs: 10,
             telegram_api_url: "https://api.telegram.org".to_owned(),
             log_filter: "info".to_owned(),
+            notice_poll_secs: 30,
         }
     }
 }

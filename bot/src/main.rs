@@ -46,16 +46,24 @@ async fn main() -> anyhow::Result<()> {
     if let Err(error) = bot.set_my_commands(commands).await {
         tracing::warn!(%error, "could not set the command menu");
     }
+    let outbox = Outbox::throttled(bot.clone());
+    // Reminders queued by the server go out through the same throttled bot as answers.
+    let notices = (settings.notice_poll_secs > 0).then(|| {
+        tokio::spawn(bot::notices::run(
+            Arc::clone(&backend),
+            outbox.messenger(bot.clone()),
+            Duration::from_secs(settings.notice_poll_secs),
+        ))
+    });
     tracing::info!(server = %settings.server_url, "polling Telegram for updates");
     Dispatcher::builder(bot.clone(), handler_tree())
-        .dependencies(dptree::deps![
-            backend,
-            Outbox::throttled(bot),
-            Storage::new()
-        ])
+        .dependencies(dptree::deps![backend, outbox, Storage::new()])
         .enable_ctrlc_handler()
         .build()
         .dispatch()
         .await;
+    if let Some(notices) = notices {
+        notices.abort();
+    }
     Ok(())
 }

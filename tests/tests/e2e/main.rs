@@ -24,6 +24,8 @@ mod fixtures;
 mod packs;
 // Profiles, flags and the round matrix from answers given over the API, on both backends.
 mod profile;
+// Reminders from the server's own scheduler on a manual clock: once each, on redb and with two instances on Redis.
+mod reminders;
 // The server's HTTP surface: health, readiness, metrics, GraphiQL, ping.
 mod server;
 // A server spawned on a free port on either backend, and a GraphQL client.
