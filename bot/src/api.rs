@@ -358,6 +358,39 @@ pub struct Saved {
     pub next: Option<Next>,
 }
 
+/// A message the server's reminder scheduler queued for a linked chat (the server's
+/// `TelegramNotice`): the bot words it, sends it, and acknowledges it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    /// Acknowledge with this id once sent.
+    pub id: String,
+    /// The chat to send it to.
+    pub chat_id: i64,
+    /// The person's name.
+    pub person_name: String,
+    /// The round's title.
+    pub round_title: String,
+    /// When answering is due (RFC 3339), if a deadline is set.
+    pub deadline: Option<String>,
+    /// Days before the deadline.
+    pub days_before: u32,
+    /// The responses still open.
+    pub responses: Vec<NoticeResponse>,
+}
+
+/// One open response a reminder names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NoticeResponse {
+    /// The instrument's title.
+    pub instrument_title: String,
+    /// The organisation's name.
+    pub organisation_name: String,
+    /// Required questions answered.
+    pub answered: u32,
+    /// Required questions.
+    pub total: u32,
+}
+
 /// Everything the bot asks of the server, for the chat named in each call.
 #[async_trait]
 pub trait Backend: Send + Sync {
@@ -404,4 +437,10 @@ pub trait Backend: Send + Sync {
     ) -> ApiResult<Saved>;
     /// Submits the response.
     async fn submit(&self, chat: i64, target: &Target, idempotency_key: &str) -> ApiResult<()>;
+    /// Claims up to `limit` notices that are due (no chat: the bot itself asks); each
+    /// must be acknowledged once sent, or it comes back later.
+    async fn claim_notices(&self, limit: u32) -> ApiResult<Vec<Notice>>;
+    /// Acknowledges a notice sent (or given up on); `false` when it was acknowledged
+    /// before.
+    async fn ack_notice(&self, id: &str) -> ApiResult<bool>;
 }

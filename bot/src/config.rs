@@ -32,6 +32,9 @@ pub struct Settings {
     pub mode: Mode,
     /// The webhook endpoint, used in [`Mode::Webhook`].
     pub webhook: WebhookSettings,
+    /// Seconds between two requests for the reminders the server queued for linked
+    /// chats; 0 delivers none.
+    pub notice_poll_secs: u64,
 }
 
 /// How the bot receives updates from Telegram.
@@ -85,7 +88,9 @@ impl WebhookSettings {
             anyhow::bail!("webhook.public_url must be an https URL (Telegram posts only to https)");
         }
         if url.path().len() < 2 {
-            anyhow::bail!("webhook.public_url needs a path, e.g. https://bot.example.org/telegram/<random>");
+            anyhow::bail!(
+                "webhook.public_url needs a path, e.g. https://bot.example.org/telegram/<random>"
+            );
         }
         Ok(url.path().to_owned())
     }
@@ -100,6 +105,7 @@ impl Default for Settings {
             log_filter: "info".to_owned(),
             mode: Mode::Polling,
             webhook: WebhookSettings::default(),
+            notice_poll_secs: 30,
         }
     }
 }
@@ -156,9 +162,7 @@ pub fn parse_webhook_secret(value: String) -> anyhow::Result<SecretString> {
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
     if !fits {
-        anyhow::bail!(
-            "{WEBHOOK_SECRET_VAR} must be 1 to 256 characters of A-Z, a-z, 0-9, _ and -"
-        );
+        anyhow::bail!("{WEBHOOK_SECRET_VAR} must be 1 to 256 characters of A-Z, a-z, 0-9, _ and -");
     }
     Ok(SecretString::from(value))
 }
@@ -208,7 +212,10 @@ mod tests {
                 .map(|e| e.to_string())
                 .unwrap_or_default();
             assert!(error.contains(WEBHOOK_SECRET_VAR), "{bad:?}: {error}");
-            assert!(bad.is_empty() || !error.contains(bad), "the value is not repeated");
+            assert!(
+                bad.is_empty() || !error.contains(bad),
+                "the value is not repeated"
+            );
         }
         assert!(parse_webhook_secret("x".repeat(257)).is_err());
     }

@@ -13,6 +13,7 @@ pub mod config;
 pub mod dialogue;
 pub mod handlers;
 pub mod keyboards;
+pub mod notices;
 pub mod outbox;
 pub mod texts;
 pub mod webhook;

@@ -8,8 +8,8 @@ use std::time::Duration;
 use anyhow::Context as _;
 use bot::api::Backend;
 use bot::api::graphql::GraphqlBackend;
-use bot::outbox::Outbox;
 use bot::config::Mode;
+use bot::outbox::Outbox;
 use bot::{Storage, config, handler_tree, webhook};
 use secrecy::ExposeSecret;
 use teloxide::prelude::*;
@@ -48,21 +48,31 @@ async fn main() -> anyhow::Result<()> {
     if let Err(error) = bot.set_my_commands(commands).await {
         tracing::warn!(%error, "could not set the command menu");
     }
-    if settings.mode == Mode::Webhook {
-        return run_webhook(&settings, bot, backend).await;
+    let outbox = Outbox::throttled(bot.clone());
+    // Reminders queued by the server go out through the same throttled bot as answers.
+    let notices = (settings.notice_poll_secs > 0).then(|| {
+        tokio::spawn(bot::notices::run(
+            Arc::clone(&backend),
+            outbox.messenger(bot.clone()),
+            Duration::from_secs(settings.notice_poll_secs),
+        ))
+    });
+    let served = if settings.mode == Mode::Webhook {
+        run_webhook(&settings, bot, backend, outbox).await
+    } else {
+        tracing::info!(server = %settings.server_url, "polling Telegram for updates");
+        Dispatcher::builder(bot.clone(), handler_tree())
+            .dependencies(dptree::deps![backend, outbox, Storage::new()])
+            .enable_ctrlc_handler()
+            .build()
+            .dispatch()
+            .await;
+        Ok(())
+    };
+    if let Some(notices) = notices {
+        notices.abort();
     }
-    tracing::info!(server = %settings.server_url, "polling Telegram for updates");
-    Dispatcher::builder(bot.clone(), handler_tree())
-        .dependencies(dptree::deps![
-            backend,
-            Outbox::throttled(bot),
-            Storage::new()
-        ])
-        .enable_ctrlc_handler()
-        .build()
-        .dispatch()
-        .await;
-    Ok(())
+    served
 }
 
 /// Webhook mode: register the public URL and the secret with Telegram, then serve the
@@ -71,6 +81,7 @@ async fn run_webhook(
     settings: &config::Settings,
     bot: Bot,
     backend: Arc<dyn Backend>,
+    outbox: Outbox,
 ) -> anyhow::Result<()> {
     let secret = config::webhook_secret()?;
     let path = settings.webhook.path()?;
@@ -96,7 +107,7 @@ async fn run_webhook(
         handler_tree(),
         backend,
         webhook::Parts {
-            outbox: Outbox::throttled(bot.clone()),
+            outbox,
             bot,
             me,
             storage: Storage::new(),

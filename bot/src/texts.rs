@@ -4,8 +4,8 @@
 //! wording, stage descriptors) come from the server and are shown as they are.
 
 use crate::api::{
-    AnswerView, Assigned, Channel, ComponentView, EvidenceKind, Next, QuestionKind, QuestionView,
-    Value,
+    AnswerView, Assigned, Channel, ComponentView, EvidenceKind, Next, Notice, QuestionKind,
+    QuestionView, Value,
 };
 
 /// Telegram's limit on a message's text, in characters.
@@ -332,6 +332,33 @@ pub fn progress(name: &str, responses: &[Assigned]) -> String {
             ));
         }
     }
+    text
+}
+
+/// A reminder the server's scheduler queued: what is due when, how far each response
+/// is, and how to go on.
+pub fn reminder(notice: &Notice) -> String {
+    let due = match notice.deadline.as_deref() {
+        // The date of an RFC 3339 time; the whole text if it is shorter.
+        Some(deadline) => format!(" by {}", deadline.get(..10).unwrap_or(deadline)),
+        None => String::new(),
+    };
+    let mut text = format!(
+        "Reminder, {}: answers for {} are due{due}, and not everything is submitted yet.",
+        notice.person_name, notice.round_title
+    );
+    for response in &notice.responses {
+        text.push_str(&format!(
+            "\n\n{} — {}\n{} of {} required questions answered",
+            response.instrument_title,
+            response.organisation_name,
+            response.answered,
+            response.total
+        ));
+    }
+    text.push_str(
+        "\n\nSend /continue to go on where you left off, or /progress to see how far you are.",
+    );
     text
 }
 

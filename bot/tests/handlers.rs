@@ -10,8 +10,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use async_trait::async_trait;
 use bot::api::{
     AnswerInput, AnswerView, ApiError, ApiResult, Assigned, Backend, Channel, ComponentView,
-    DriverText, Me, Next, PillarCount, QuestionKind, QuestionView, ResponseView, Saved, ScalePoint,
-    StageText, Target, Value,
+    DriverText, Me, Next, Notice, NoticeResponse, PillarCount, QuestionKind, QuestionView,
+    ResponseView, Saved, ScalePoint, StageText, Target, Value,
 };
 use bot::dialogue::State;
 use bot::keyboards::{Action, Callback};
@@ -130,6 +130,8 @@ struct Stored {
     linked: bool,
     unavailable: bool,
     keys: Vec<String>,
+    notices: Vec<Notice>,
+    acknowledged: Vec<String>,
 }
 
 struct Fake {
@@ -346,6 +348,24 @@ impl Backend for Fake {
         })?;
         let next = self.next_question(0, &target(), first.as_deref()).await?;
         Ok(Saved { seq, next })
+    }
+
+    async fn claim_notices(&self, limit: u32) -> ApiResult<Vec<Notice>> {
+        self.with(|s| {
+            if s.unavailable {
+                return Err(ApiError::Unavailable);
+            }
+            let n = s.notices.len().min(limit as usize);
+            Ok(s.notices.drain(..n).collect())
+        })
+    }
+
+    async fn ack_notice(&self, id: &str) -> ApiResult<bool> {
+        self.with(|s| {
+            let first = !s.acknowledged.iter().any(|a| a == id);
+            s.acknowledged.push(id.to_owned());
+            Ok(first)
+        })
     }
 
     async fn submit(&self, _chat: i64, _target: &Target, _key: &str) -> ApiResult<()> {
@@ -775,4 +795,73 @@ async fn commands() {
     assert_eq!(sent(&bot), vec![texts::unlinked()]);
     step(&mut bot, text("/progress")).await;
     assert_eq!(sent(&bot), vec![texts::not_linked()]);
+}
+
+/// The reminder job: claimed notices go to their chats in the bot's words, each is
+/// acknowledged once sent, and a poll with nothing due sends nothing; an outage sends
+/// nothing and loses nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delivers_reminders_once_to_their_chats() {
+    let fake = Fake::new(true);
+    let notice = |id: &str, chat: i64, name: &str| Notice {
+        id: id.to_owned(),
+        chat_id: chat,
+        person_name: name.to_owned(),
+        round_title: "JIU RBM 2026".to_owned(),
+        deadline: Some("2030-03-17T17:46:40Z".to_owned()),
+        days_before: 7,
+        responses: vec![NoticeResponse {
+            instrument_title: "Stage questionnaire".to_owned(),
+            organisation_name: "UNICEF".to_owned(),
+            answered: 3,
+            total: 51,
+        }],
+    };
+    let ana = notice("r-2026/p-ana/7", 1001, "Ana");
+    let ben = notice("r-2026/p-ben/7", 1002, "Ben");
+    fake.with(|s| {
+        s.notices = vec![ana.clone(), ben.clone()];
+        s.unavailable = true;
+    });
+    let tree = teloxide::dptree::entry().endpoint(
+        |bot: teloxide::Bot, backend: Arc<dyn Backend>| async move {
+            // An outage is reported, not swallowed: the notices stay queued.
+            let _ = bot::notices::deliver_once(backend.as_ref(), &bot).await;
+            Ok::<(), bot::handlers::HandlerError>(())
+        },
+    );
+    let mut bot: Bot = MockBot::new(text("tick"), tree);
+    let backend: Arc<dyn Backend> = Arc::clone(&fake) as Arc<dyn Backend>;
+    bot.dependencies(deps![backend]);
+    bot.dispatch().await;
+    assert!(bot.get_responses().sent_messages.is_empty());
+    assert_eq!(
+        fake.with(|s| s.notices.len()),
+        2,
+        "nothing lost in the outage"
+    );
+
+    fake.with(|s| s.unavailable = false);
+    step(&mut bot, text("tick")).await;
+    let sent: Vec<(i64, String)> = bot
+        .get_responses()
+        .sent_messages
+        .iter()
+        .map(|m| (m.chat.id.0, m.text().unwrap_or_default().to_owned()))
+        .collect();
+    assert_eq!(
+        sent,
+        vec![(1001, texts::reminder(&ana)), (1002, texts::reminder(&ben))]
+    );
+    assert!(sent[0].1.contains("due by 2030-03-17") && sent[0].1.contains("3 of 51"));
+    assert_eq!(
+        fake.with(|s| s.acknowledged.clone()),
+        vec![ana.id.clone(), ben.id.clone()],
+        "each acknowledged once sent"
+    );
+    step(&mut bot, text("tick")).await;
+    assert!(
+        bot.get_responses().sent_messages.is_empty(),
+        "nothing twice"
+    );
 }

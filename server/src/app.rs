@@ -9,6 +9,7 @@ use anyhow::Context;
 use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
 
 use crate::catalogue::Catalogue;
+use crate::clock::Clock;
 use crate::config::{BackendKind, LoadedSettings};
 use crate::events::{EventBus, InProcessBus, RedisBus};
 use crate::graphql::{self, AppSchema};
@@ -39,6 +40,10 @@ pub struct AppState {
     pub mailer: crate::email::Mailer,
     /// Parsed GraphQL documents by query text.
     pub documents: graphql::cache::DocumentCache,
+    /// The time scheduled work runs on (the system clock, or a manual one in tests).
+    pub clock: Clock,
+    /// This instance's random id: the holder of leases and reminder marks.
+    pub instance: String,
 }
 
 impl std::fmt::Debug for AppState {
@@ -72,7 +77,21 @@ impl App {
     /// When the catalogue is malformed, the store cannot be opened, or the address
     /// cannot be bound; each with its context.
     pub async fn build(settings: LoadedSettings) -> anyhow::Result<Self> {
+        Self::build_with_clock(settings, Clock::System).await
+    }
+
+    /// As [`App::build`], with scheduled work (reminders, the Telegram notice queue) on
+    /// `clock`.
+    ///
+    /// # Errors
+    /// As [`App::build`], and for invalid `[reminders]` settings.
+    pub async fn build_with_clock(settings: LoadedSettings, clock: Clock) -> anyhow::Result<Self> {
         let started = Instant::now();
+        settings
+            .settings
+            .reminders
+            .check()
+            .map_err(|problem| anyhow::anyhow!("invalid configuration: {problem}"))?;
         let catalogue_dir = settings.catalogue_dir();
         let catalogue = Catalogue::load(&catalogue_dir).with_context(|| {
             format!(
@@ -134,6 +153,10 @@ impl App {
                 web: crate::web::WebState::default(),
                 mailer,
                 documents: graphql::cache::DocumentCache::default(),
+                clock,
+                instance: crate::service::access::new_secret()
+                    .map(|secret| secret[..16].to_owned())
+                    .context("failed to make an instance id")?,
             }),
         })
     }
@@ -165,10 +188,15 @@ impl App {
     pub async fn run_until(self, stop: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
         let grace = Duration::from_secs(self.state.settings.settings.server.shutdown_grace_secs);
         let routes = crate::http::routes(Arc::clone(&self.state));
+        let scheduler = Scheduler::start(Arc::clone(&self.state));
         let served = poem::Server::new_with_acceptor(self.acceptor)
             .run_with_graceful_shutdown(routes, stop, Some(grace))
             .await;
-        // Even when serving failed: no event task may outlive the server.
+        // Even when serving failed: no background task may outlive the server, and the
+        // store they write to closes only after them.
+        if let Some(scheduler) = scheduler {
+            scheduler.stop(grace).await;
+        }
         self.state.events.close().await;
         served.context("the server failed")?;
         self.state
@@ -178,6 +206,61 @@ impl App {
             .context("failed to close the store")?;
         tracing::info!("stopped");
         Ok(())
+    }
+}
+
+/// The reminder scheduler's task: a check every `[reminders] check_interval_secs`
+/// (the first at start), until stopped.
+struct Scheduler {
+    stop: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Scheduler {
+    /// Starts the task when `[reminders] enabled`.
+    fn start(state: Arc<AppState>) -> Option<Self> {
+        let settings = &state.settings.settings.reminders;
+        if !settings.enabled {
+            return None;
+        }
+        let every = Duration::from_secs(settings.check_interval_secs.max(1));
+        let (stop, mut stopped) = tokio::sync::watch::channel(false);
+        let task = tokio::spawn(async move {
+            let mut interval = tokio::time::interval(every);
+            interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = interval.tick() => {}
+                    _ = stopped.changed() => break,
+                }
+                let reminders = crate::service::reminders::Reminders::of(&state);
+                match reminders.tick(state.clock.now()).await {
+                    Ok(report) if !report.sent.is_empty() || !report.failed.is_empty() => {
+                        tracing::info!(
+                            sent = report.sent.len(),
+                            failed = report.failed.len(),
+                            telegram = report.notices,
+                            "reminders checked"
+                        );
+                    }
+                    Ok(_) => {}
+                    Err(error) => {
+                        tracing::warn!(%error, "the reminder check failed; it runs again later");
+                    }
+                }
+            }
+        });
+        Some(Self { stop, task })
+    }
+
+    /// Lets a check in progress finish (within `grace`), then ends the task.
+    async fn stop(self, grace: Duration) {
+        let _ = self.stop.send(true);
+        let abort = self.task.abort_handle();
+        if tokio::time::timeout(grace, self.task).await.is_err() {
+            tracing::warn!("the reminder check did not finish in time and was stopped");
+            abort.abort();
+        }
     }
 }
 

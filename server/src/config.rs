@@ -34,6 +34,56 @@ pub struct Settings {
     pub email: EmailSettings,
     /// Linking Telegram chats to people.
     pub telegram: TelegramSettings,
+    /// Reminders before a round's deadline.
+    pub reminders: RemindersSettings,
+}
+
+/// `[reminders]`
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RemindersSettings {
+    /// Run the reminder scheduler.
+    pub enabled: bool,
+    /// Days before a round's deadline on which people whose response is not submitted
+    /// are reminded; each at least 1.
+    pub days_before: Vec<u32>,
+    /// Most reminders one person gets per round.
+    pub max_per_person: u32,
+    /// Seconds between two checks for due reminders.
+    pub check_interval_secs: u64,
+}
+
+impl Default for RemindersSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            days_before: vec![7, 2, 1],
+            max_per_person: 3,
+            check_interval_secs: 300,
+        }
+    }
+}
+
+impl RemindersSettings {
+    /// Checks the values that types do not: at least one day, each from 1 to 365, and a
+    /// check interval of at least one second.
+    ///
+    /// # Errors
+    /// A message naming the key that is wrong.
+    pub fn check(&self) -> Result<(), String> {
+        if self.days_before.is_empty() {
+            return Err("reminders.days_before needs at least one day".to_owned());
+        }
+        if let Some(day) = self.days_before.iter().find(|d| !(1..=365).contains(*d)) {
+            return Err(format!(
+                "reminders.days_before: {day} is not a number of days from 1 to 365"
+            ));
+        }
+        if self.check_interval_secs == 0 {
+            return Err("reminders.check_interval_secs must be at least 1".to_owned());
+        }
+        Ok(())
+    }
 }
 
 /// `[telegram]`
@@ -403,6 +453,25 @@ mod tests {
         let development =
             load_profile(Path::new(DEFAULT_CONFIG_DIR), None).expect("the defaults load");
         assert!(development.settings.graphql.introspection);
+    }
+
+    #[test]
+    fn reminder_settings_are_checked() {
+        assert_eq!(RemindersSettings::default().check(), Ok(()));
+        for (days, interval, key) in [
+            (vec![], 60, "days_before"),
+            (vec![7, 0], 60, "days_before: 0"),
+            (vec![400], 60, "days_before: 400"),
+            (vec![1], 0, "check_interval_secs"),
+        ] {
+            let settings = RemindersSettings {
+                days_before: days,
+                check_interval_secs: interval,
+                ..RemindersSettings::default()
+            };
+            let error = settings.check().expect_err("refused");
+            assert!(error.contains(key), "{error}");
+        }
     }
 
     #[test]

@@ -6,6 +6,7 @@ pub mod answer;
 pub mod id;
 pub mod organisation;
 pub mod person;
+pub mod reminders;
 pub mod response;
 pub mod round;
 pub mod telegram;
@@ -21,6 +22,7 @@ pub use id::{
 };
 pub use organisation::Organisation;
 pub use person::{EmailAddress, EmailError, Person, TelegramChatId};
+pub use reminders::{NoticeId, ReminderClaim, ReminderMark, TelegramNotice};
 pub use response::{
     Actor, Command, CommandError, CurrentAnswer, EventKind, Respondent, Response, ResponseEvent,
     ResponseKey, ResponseMeta, ResponseStatus,

@@ -36,7 +36,8 @@ pub enum MailError {
 }
 
 enum Transport {
-    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    /// The pooled transport and the most connections its pool holds.
+    Smtp(AsyncSmtpTransport<Tokio1Executor>, usize),
     Outbox(PathBuf),
 }
 
@@ -52,7 +53,7 @@ pub struct Mailer {
 impl std::fmt::Debug for Mailer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let transport = match &self.transport {
-            Transport::Smtp(_) => "smtp",
+            Transport::Smtp(..) => "smtp",
             Transport::Outbox(_) => "outbox",
         };
         f.debug_struct("Mailer")
@@ -115,7 +116,10 @@ impl Mailer {
         let transport = if settings.smtp_host.is_empty() {
             Transport::Outbox(loaded.outbox_dir())
         } else {
-            Transport::Smtp(smtp(settings)?)
+            Transport::Smtp(
+                smtp(settings)?,
+                usize::try_from(settings.pool_max_size.max(1)).unwrap_or(1),
+            )
         };
         Ok(Self {
             transport,
@@ -128,6 +132,15 @@ impl Mailer {
             templates: EmailTemplates::default(),
             written: AtomicU64::new(0),
         })
+    }
+
+    /// How many messages are worth sending at once: one per pooled SMTP connection
+    /// (`email.pool_max_size`); the outbox takes four.
+    pub fn parallel_sends(&self) -> usize {
+        match &self.transport {
+            Transport::Smtp(_, pool) => *pool,
+            Transport::Outbox(_) => 4,
+        }
     }
 
     /// The templates of the messages.
@@ -170,7 +183,7 @@ impl Mailer {
             )
             .map_err(|error| MailError::Build(error.to_string()))?;
         match &self.transport {
-            Transport::Smtp(transport) => {
+            Transport::Smtp(transport, _) => {
                 transport.send(message).await.map_err(MailError::Smtp)?;
             }
             Transport::Outbox(dir) => {
@@ -224,6 +237,16 @@ impl Default for EmailTemplates {
                 "receipt",
                 include_str!("../templates/receipt.html.hbs"),
             ),
+            (
+                false,
+                "reminder",
+                include_str!("../templates/reminder.txt.hbs"),
+            ),
+            (
+                true,
+                "reminder",
+                include_str!("../templates/reminder.html.hbs"),
+            ),
         ] {
             let registry = if escaped { &mut html } else { &mut text };
             // Part of the binary; a unit test renders each, so a broken one fails a test.
@@ -274,6 +297,26 @@ mod tests {
             html.contains("Ana &lt;A&amp;B&gt;") && html.contains("href=\"http://127.0.0.1/l/x\"")
         );
         assert!(text.contains("2026-12-01") && html.contains("2026-12-01"));
+        assert!(
+            !text.contains("Telegram") && !html.contains("Telegram"),
+            "no deep link without a bot"
+        );
+        let (text, html) = templates
+            .render(
+                "invitation",
+                &serde_json::json!({
+                    "name": "Ana", "instrument": "I", "round": "R", "organisation": "O",
+                    "link": "http://127.0.0.1/l/x", "deadline": null,
+                    "telegram_link": "https://t.me/bot?start=abc",
+                }),
+            )
+            .expect("renders");
+        assert!(text.contains("Telegram") && text.contains("https://t.me/bot?start=abc"));
+        // handlebars escapes `=` too; browsers decode the entity in the attribute.
+        assert!(
+            html.contains("href=\"https://t.me/bot?start&#x3D;abc\""),
+            "{html}"
+        );
         let (text, html) = templates
             .render(
                 "receipt",
@@ -289,5 +332,32 @@ mod tests {
             html.contains("Q &lt;1&gt;") && html.contains("Yes &amp; no"),
             "{html}"
         );
+    }
+
+    #[test]
+    fn reminder_parts_list_each_open_response_with_its_link() {
+        let templates = EmailTemplates::default();
+        let data = serde_json::json!({
+            "name": "Ana <A&B>", "round": "R", "deadline": "2026-12-01T00:00:00Z",
+            "several": true, "telegram_linked": true, "telegram_link": null,
+            "responses": [
+                { "instrument": "Stages", "organisation": "UNICEF", "answered": 3,
+                  "total": 51, "link": "http://127.0.0.1/l/a" },
+                { "instrument": "Outcomes", "organisation": "UNICEF", "answered": 0,
+                  "total": 9, "link": "http://127.0.0.1/l/b" },
+            ],
+        });
+        let (text, html) = templates.render("reminder", &data).expect("renders");
+        for part in [&text, &html] {
+            assert!(part.contains("2026-12-01T00:00:00Z"), "{part}");
+            assert!(part.contains("http://127.0.0.1/l/a") && part.contains("http://127.0.0.1/l/b"));
+            assert!(
+                part.contains("3 of 51") && part.contains("these are"),
+                "{part}"
+            );
+            assert!(part.contains("/continue"), "{part}");
+            assert!(!part.contains("t.me"), "{part}");
+        }
+        assert!(text.contains("Ana <A&B>") && html.contains("Ana &lt;A&amp;B&gt;"));
     }
 }

@@ -14,6 +14,7 @@ pub mod invitations;
 pub mod pack;
 pub mod ping;
 pub mod profile;
+pub mod reminders;
 pub mod subscription;
 pub mod telegram;
 pub mod validation;
@@ -48,6 +49,7 @@ pub struct Mutation(
     telegram::TelegramMutation,
     validation::ValidationMutation,
     invitations::InvitationsMutation,
+    reminders::RemindersMutation,
 );
 
 /// All subscriptions.

@@ -8,6 +8,7 @@ pub mod app;
 pub mod catalogue;
 pub mod charts;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod email;

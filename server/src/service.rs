@@ -11,6 +11,7 @@ pub mod links;
 pub mod pack;
 pub mod profile;
 pub mod progress;
+pub mod reminders;
 pub mod report;
 pub mod telegram;
 pub mod validation;

@@ -21,9 +21,10 @@ use async_trait::async_trait;
 
 use crate::domain::{
     Actor, ApiToken, Assignment, Channel, Command, CommandError, IdempotencyKey, LinkToken,
-    Organisation, OrganisationId, Person, PersonId, Response, ResponseEvent, ResponseKey, Role,
-    Round, RoundId, RoundStatus, Stage, TelegramChatId, TelegramLinkCode, Timestamp, TokenHash,
-    TokenId, ValidationRecord, ValidationStatus,
+    NoticeId, Organisation, OrganisationId, Person, PersonId, ReminderClaim, ReminderMark,
+    Response, ResponseEvent, ResponseKey, Role, Round, RoundId, RoundStatus, Stage, TelegramChatId,
+    TelegramLinkCode, TelegramNotice, Timestamp, TokenHash, TokenId, ValidationRecord,
+    ValidationStatus,
 };
 
 /// How long a Telegram update id is remembered for de-duplication. Telegram redelivers
@@ -309,6 +310,60 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// Remembers a Telegram update id; returns `true` the first time it is seen within
     /// [`UPDATE_MEMORY_MILLIS`] of `now`.
     async fn mark_update_seen(&self, update_id: i64, now: Timestamp) -> Result<bool, StoreError>;
+
+    /// Takes the lease `name` for `holder` until `now + ttl_millis` when nobody else
+    /// holds it (or their lease has run out); returns whether `holder` holds it now. The
+    /// holder that has it may take it again, which extends it. Names are the server's own
+    /// constants, never client input.
+    async fn acquire_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: Timestamp,
+        ttl_millis: i64,
+    ) -> Result<bool, StoreError>;
+    /// Gives the lease `name` up if `holder` holds it; returns whether it did.
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<bool, StoreError>;
+
+    /// Claims the reminder of `mark.person` in `mark.round` for `mark.day`, atomically:
+    /// [`ReminderClaim::Claimed`] (and the mark stored) when no mark of that day exists
+    /// and the person has fewer than `max_per_person` marks in the round; otherwise
+    /// nothing is written. Of concurrent claims of one day, exactly one succeeds.
+    async fn claim_reminder(
+        &self,
+        mark: &ReminderMark,
+        max_per_person: u32,
+    ) -> Result<ReminderClaim, StoreError>;
+    /// Removes the mark of a reminder that could not be sent, so a later check claims
+    /// it again; returns whether there was one.
+    async fn release_reminder(
+        &self,
+        round: &RoundId,
+        person: &PersonId,
+        day: u32,
+    ) -> Result<bool, StoreError>;
+    /// The reminder marks of a person in a round, by day.
+    async fn reminder_marks(
+        &self,
+        round: &RoundId,
+        person: &PersonId,
+    ) -> Result<Vec<ReminderMark>, StoreError>;
+
+    /// Queues a Telegram notice, claimable at once; returns `false` (and changes
+    /// nothing) when a notice with its id is queued already.
+    async fn put_telegram_notice(&self, notice: &TelegramNotice) -> Result<bool, StoreError>;
+    /// Claims up to `limit` notices claimable at `now`, oldest claimable first, and hides
+    /// each from other claims until `now + hold_millis`: a notice that is not
+    /// acknowledged by then is claimed again (delivery at least once). Notices no longer
+    /// live at `now` are dropped instead of returned.
+    async fn claim_telegram_notices(
+        &self,
+        now: Timestamp,
+        limit: usize,
+        hold_millis: i64,
+    ) -> Result<Vec<TelegramNotice>, StoreError>;
+    /// Removes a delivered (or undeliverable) notice; returns whether it was queued.
+    async fn ack_telegram_notice(&self, id: &NoticeId) -> Result<bool, StoreError>;
 
     /// Flushes and closes the store; later calls fail with [`StoreError::Closed`].
     async fn close(&self) -> Result<(), StoreError>;

@@ -25,7 +25,9 @@ struct Inbox {
     arrived: Condvar,
 }
 
-/// A running SMTP sink. It serves until the process ends (its threads are detached).
+/// A running SMTP sink (a cheap handle: clones share its inbox). It serves until the
+/// process ends (its threads are detached).
+#[derive(Clone)]
 pub struct SmtpSink {
     port: u16,
     inbox: Arc<Inbox>,

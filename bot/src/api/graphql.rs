@@ -15,8 +15,8 @@ use serde_json::{Value as Json, json};
 
 use super::{
     AnswerInput, AnswerView, ApiError, ApiResult, Assigned, Backend, Channel, ComponentView,
-    DriverText, Evidence, Me, NamedActivity, Next, PillarCount, QuestionKind, QuestionView,
-    ResponseView, Saved, ScalePoint, StageText, Target, Value,
+    DriverText, Evidence, Me, NamedActivity, Next, Notice, NoticeResponse, PillarCount,
+    QuestionKind, QuestionView, ResponseView, Saved, ScalePoint, StageText, Target, Value,
 };
 
 /// The header that names the chat the bot acts for.
@@ -53,6 +53,10 @@ const SAVE: &str = "mutation($input: SaveAnswersInput!, $after: String) { \
     response { nextQuestion(after: $after) { questionId position total requiredRemaining } } } }";
 const SUBMIT: &str =
     "mutation($input: SubmitResponseInput!) { submitResponse(input: $input) { replayed } }";
+const CLAIM_NOTICES: &str = "mutation($limit: Int!) { claimTelegramNotices(limit: $limit) { \
+    id chatId personName roundTitle deadline daysBefore \
+    responses { instrumentTitle organisationName answered total } } }";
+const ACK_NOTICE: &str = "mutation($id: String!) { acknowledgeTelegramNotice(id: $id) }";
 
 /// The GraphQL client of the bot.
 pub struct GraphqlBackend {
@@ -363,6 +367,39 @@ impl AnswerWire {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
+struct ClaimData {
+    claim_telegram_notices: Vec<NoticeWire>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct NoticeWire {
+    id: String,
+    chat_id: i64,
+    person_name: String,
+    round_title: String,
+    deadline: Option<String>,
+    days_before: u32,
+    responses: Vec<NoticeResponseWire>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct NoticeResponseWire {
+    instrument_title: String,
+    organisation_name: String,
+    answered: u32,
+    total: u32,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AckData {
+    acknowledge_telegram_notice: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct SaveData {
     save_answers: SavedWire,
 }
@@ -591,6 +628,39 @@ impl Backend for GraphqlBackend {
             )
             .await?;
         Ok(())
+    }
+
+    async fn claim_notices(&self, limit: u32) -> ApiResult<Vec<Notice>> {
+        let data: ClaimData = self
+            .call(None, CLAIM_NOTICES, json!({ "limit": limit }))
+            .await?;
+        Ok(data
+            .claim_telegram_notices
+            .into_iter()
+            .map(|n| Notice {
+                id: n.id,
+                chat_id: n.chat_id,
+                person_name: n.person_name,
+                round_title: n.round_title,
+                deadline: n.deadline,
+                days_before: n.days_before,
+                responses: n
+                    .responses
+                    .into_iter()
+                    .map(|r| NoticeResponse {
+                        instrument_title: r.instrument_title,
+                        organisation_name: r.organisation_name,
+                        answered: r.answered,
+                        total: r.total,
+                    })
+                    .collect(),
+            })
+            .collect())
+    }
+
+    async fn ack_notice(&self, id: &str) -> ApiResult<bool> {
+        let data: AckData = self.call(None, ACK_NOTICE, json!({ "id": id })).await?;
+        Ok(data.acknowledge_telegram_notice)
     }
 }
 

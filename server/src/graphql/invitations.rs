@@ -18,7 +18,7 @@ impl From<InviteError> for GqlError {
             InviteError::NotInRound(_) => Self::bad_input(error.to_string()),
             InviteError::Closed(_) => Self::new(Code::Conflict, error.to_string()),
             InviteError::Store(store) => store.into(),
-            InviteError::Link(_) => Self::internal(&error),
+            InviteError::Link(_) | InviteError::Telegram(_) => Self::internal(&error),
         }
     }
 }
@@ -68,7 +68,7 @@ fn invitation(sent: Sent) -> Invitation {
 
 #[Object]
 impl InvitationsMutation {
-    /// Emails each person assigned in the round (or in one of its organisations) a new personal link per response they answer: a text and an HTML part, the instrument in the subject, the round's deadline, from the configured sender with the configured reply-to. Administrators only. NOT_FOUND for an unknown round, BAD_USER_INPUT for an organisation outside it, CONFLICT when the round is closed. Sending again sends new links; earlier ones keep working.
+    /// Emails each person assigned in the round (or in one of its organisations) a new personal link per response they answer: a text and an HTML part, the instrument in the subject, the round's deadline, from the configured sender with the configured reply-to; when `telegram.bot_username` is set, people whose chat is not linked also get a Telegram deep link with a one-time linking code. Administrators only. NOT_FOUND for an unknown round, BAD_USER_INPUT for an organisation outside it, CONFLICT when the round is closed. Sending again sends new links; earlier ones keep working.
     async fn invite_by_email(
         &self,
         ctx: &Context<'_>,
@@ -90,6 +90,7 @@ impl InvitationsMutation {
             &state.catalogue,
             &state.mailer,
             &state.settings.settings.server.public_base_url,
+            &state.settings.settings.telegram,
             &round,
             organisation.as_ref(),
             Timestamp::now(),

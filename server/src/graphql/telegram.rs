@@ -162,8 +162,7 @@ impl TelegramMutation {
         let request = request(ctx)?;
         request.identity.require_admin().map_err(GqlError::from)?;
         let settings = &request.state.settings.settings.telegram;
-        let ttl_millis =
-            i64::try_from(settings.link_code_ttl_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
+        let ttl_millis = telegram::code_ttl_millis(settings);
         let store = request.state.store.as_ref();
         let issued =
             telegram::issue_link_code(store, &input.person_id, Timestamp::now(), ttl_millis)
@@ -174,10 +173,9 @@ impl TelegramMutation {
             .await
             .map_err(GqlError::from)?
             .ok_or_else(|| GqlError::not_found("the person is gone"))?;
-        let username = settings.bot_username.trim().trim_start_matches('@');
         Ok(CreateTelegramLinkCodePayload {
-            deep_link: (!username.is_empty())
-                .then(|| format!("https://t.me/{username}?start={}", issued.code)),
+            deep_link: telegram::bot_username(settings)
+                .map(|username| telegram::deep_link(username, &issued.code)),
             code: issued.code,
             expires_at: issued.stored.expires_at.to_rfc3339(),
             person: Person(person),

@@ -1,20 +1,27 @@
 //! Invitations by email: each person assigned in a round gets, per response they
 //! answer, a new personal link (`service::links`) in an email with the instrument, the
-//! organisation, the round and its deadline. A failed send is counted and the rest go on;
+//! organisation, the round and its deadline, and, when a Telegram bot is configured and
+//! the person's chat is not linked yet, a deep link with a fresh one-time linking code
+//! (one per person and call). A failed send is counted and the rest go on;
 //! the links of failed sends are revoked so nothing unsent stays usable. After a
 //! submission, `send_receipt` emails the person a copy of their answers.
 
+use std::collections::HashMap;
+
+use futures_util::StreamExt;
 use serde_json::json;
 
 use crate::catalogue::model::{InstrumentKind, ResponseMode};
 use crate::catalogue::{Catalogue, Instrument};
+use crate::config::TelegramSettings;
 use crate::domain::{
-    Assignment, LinkBinding, OrganisationId, Respondent, ResponseKey, Role, Round, RoundId,
-    Timestamp,
+    Assignment, LinkBinding, OrganisationId, Person, PersonId, Respondent, ResponseKey, Role,
+    Round, RoundId, Timestamp,
 };
 use crate::email::{Email, MailError, Mailer};
 use crate::service::admin::role_answers;
 use crate::service::links::{self, LinkError};
+use crate::service::telegram::{self, TelegramError};
 use crate::store::{Store, StoreError};
 
 /// Why invitations could not be sent at all.
@@ -32,6 +39,9 @@ pub enum InviteError {
     /// A link could not be made.
     #[error(transparent)]
     Link(#[from] LinkError),
+    /// A Telegram linking code could not be made.
+    #[error(transparent)]
+    Telegram(#[from] TelegramError),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -92,7 +102,8 @@ pub fn responses_for(
 }
 
 /// Sends every person assigned in `round` (only those of `organisation` when given) a
-/// personal link per response they answer.
+/// personal link per response they answer; with a Telegram deep link when `telegram`
+/// names a bot and the person's chat is not linked.
 ///
 /// # Errors
 /// An unknown round, an organisation outside it, a closed round, or the store's failure.
@@ -103,6 +114,7 @@ pub async fn invite(
     catalogue: &Catalogue,
     mailer: &Mailer,
     public_base_url: &str,
+    telegram: &TelegramSettings,
     round: &RoundId,
     organisation: Option<&OrganisationId>,
     now: Timestamp,
@@ -119,7 +131,11 @@ pub async fn invite(
     if !links::round_lets_links_work(round.status) {
         return Err(InviteError::Closed(round.id.to_string()));
     }
-    let mut report = InviteReport::default();
+    // First what to send, in the order of the assignments (reads, and linking codes);
+    // then the sends, several at once (as many as the mailer's connection pool holds),
+    // reported in that order.
+    let mut jobs = Vec::new();
+    let mut telegram_links: HashMap<PersonId, Option<String>> = HashMap::new();
     for assignment in store.assignments(&round.id).await? {
         if organisation.is_some_and(|o| *o != assignment.organisation) {
             continue;
@@ -127,70 +143,134 @@ pub async fn invite(
         let Some(person) = store.person(&assignment.person).await? else {
             continue;
         };
+        let responses = responses_for(catalogue, &round, &assignment);
+        if responses.is_empty() {
+            continue;
+        }
         let organisation_name = store
             .organisation(&assignment.organisation)
             .await?
             .map_or_else(|| assignment.organisation.to_string(), |o| o.name);
-        for response in responses_for(catalogue, &round, &assignment) {
+        // One code per person and call, made only when an email goes to them; it works
+        // once, from whichever of their emails it is used.
+        let telegram_link = match telegram_links.get(&person.id) {
+            Some(link) => link.clone(),
+            None => {
+                let link = telegram::deep_link_for(store, telegram, &person, now).await?;
+                telegram_links.insert(person.id.clone(), link.clone());
+                link
+            }
+        };
+        for response in responses {
             let Some(instrument) =
                 catalogue.get(&response.instrument.id, response.instrument.version)
             else {
                 continue;
             };
-            let link = links::create(
-                store,
-                &round,
-                LinkBinding {
-                    response: response.clone(),
-                    person: person.id.clone(),
+            jobs.push(Invitation {
+                sent: Sent {
+                    assignment: assignment.clone(),
+                    response,
                 },
-                now,
-            )
-            .await?;
-            let title = instrument.header().title.as_str();
-            let sent = Sent {
-                assignment: assignment.clone(),
-                response: response.clone(),
-            };
-            let rendered = mailer.templates().render(
-                "invitation",
-                &json!({
-                    "name": person.name,
-                    "instrument": title,
-                    "organisation": organisation_name,
-                    "round": round.title,
-                    "deadline": round.deadline.map(|d| d.to_rfc3339()),
-                    "link": links::url(public_base_url, &link.secret),
-                }),
-            );
-            let result = match rendered {
-                Ok((text, html)) => {
-                    mailer
-                        .send(Email {
-                            to_name: person.name.clone(),
-                            to_address: person.email.as_str().to_owned(),
-                            subject: format!("{title}: your personal link ({})", round.title),
-                            text,
-                            html,
-                        })
-                        .await
-                }
-                Err(error) => Err(error),
-            };
-            match result {
-                Ok(()) => {
-                    tracing::info!(response = %response.id(), person = %person.id, "invitation sent");
-                    report.sent.push(sent);
-                }
-                Err(error) => {
-                    log_failure(&error, &response);
-                    store.revoke_link_token(&link.token.hash).await?;
-                    report.failed.push(sent);
-                }
-            }
+                person: person.clone(),
+                organisation_name: organisation_name.clone(),
+                title: instrument.header().title.as_str().to_owned(),
+                telegram_link: telegram_link.clone(),
+            });
+        }
+    }
+    let round = &round;
+    let outcomes: Vec<Result<(Sent, bool), InviteError>> = futures_util::stream::iter(jobs)
+        .map(|job| send_one(store, mailer, public_base_url, round, job, now))
+        .buffered(mailer.parallel_sends())
+        .collect()
+        .await;
+    let mut report = InviteReport::default();
+    for outcome in outcomes {
+        let (sent, ok) = outcome?;
+        if ok {
+            report.sent.push(sent);
+        } else {
+            report.failed.push(sent);
         }
     }
     Ok(report)
+}
+
+/// One invitation to make and send.
+struct Invitation {
+    sent: Sent,
+    person: Person,
+    organisation_name: String,
+    title: String,
+    telegram_link: Option<String>,
+}
+
+/// Makes the link and sends one invitation; `false` when the mail failed (the link is
+/// revoked then).
+async fn send_one(
+    store: &dyn Store,
+    mailer: &Mailer,
+    public_base_url: &str,
+    round: &Round,
+    job: Invitation,
+    now: Timestamp,
+) -> Result<(Sent, bool), InviteError> {
+    let Invitation {
+        sent,
+        person,
+        organisation_name,
+        title,
+        telegram_link,
+    } = job;
+    let response = &sent.response;
+    let link = links::create(
+        store,
+        round,
+        LinkBinding {
+            response: response.clone(),
+            person: person.id.clone(),
+        },
+        now,
+    )
+    .await?;
+    let rendered = mailer.templates().render(
+        "invitation",
+        &json!({
+            "name": person.name,
+            "instrument": title,
+            "organisation": organisation_name,
+            "round": round.title,
+            "deadline": round.deadline.map(|d| d.to_rfc3339()),
+            "link": links::url(public_base_url, &link.secret),
+            "telegram_link": telegram_link,
+        }),
+    );
+    let result = match rendered {
+        Ok((text, html)) => {
+            mailer
+                .send(Email {
+                    to_name: person.name.clone(),
+                    to_address: person.email.as_str().to_owned(),
+                    subject: format!("{title}: your personal link ({})", round.title),
+                    text,
+                    html,
+                })
+                .await
+        }
+        Err(error) => Err(error),
+    };
+    match result {
+        Ok(()) => {
+            tracing::info!(response = %response.id(), person = %person.id, "invitation sent");
+            Ok((sent, true))
+        }
+        Err(error) => {
+            log_failure(&error, response);
+            store.revoke_link_token(&link.token.hash).await?;
+            Ok((sent, false))
+        }
+    }
 }
 
 fn log_failure(error: &MailError, response: &ResponseKey) {
@@ -201,7 +281,7 @@ fn log_failure(error: &MailError, response: &ResponseKey) {
 #[derive(Debug, Clone)]
 pub struct Receipt {
     /// The person who submitted.
-    pub person: crate::domain::PersonId,
+    pub person: PersonId,
     /// The instrument's title.
     pub instrument: String,
     /// The organisation's name.

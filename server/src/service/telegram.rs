@@ -9,6 +9,7 @@
 //! through [`crate::service::access`]; this module never decides who may call it.
 
 use crate::catalogue::Catalogue;
+use crate::config::TelegramSettings;
 use crate::domain::telegram::is_code_shaped;
 use crate::domain::{
     IdError, Person, PersonId, RoundStatus, TelegramChatId, TelegramLinkCode, Timestamp, TokenHash,
@@ -75,6 +76,45 @@ pub async fn issue_link_code(
     };
     store.put_telegram_code(&stored).await?;
     Ok(IssuedCode { code, stored })
+}
+
+/// The bot's username from `[telegram] bot_username` (without `@`), when a bot is set
+/// up; deep links are made only then.
+pub fn bot_username(settings: &TelegramSettings) -> Option<&str> {
+    let username = settings.bot_username.trim().trim_start_matches('@');
+    (!username.is_empty()).then_some(username)
+}
+
+/// `https://t.me/<bot>?start=<code>`: opening it starts the bot with `/start <code>`.
+pub fn deep_link(bot_username: &str, code: &str) -> String {
+    format!("https://t.me/{bot_username}?start={code}")
+}
+
+/// How long a linking code works, from `[telegram] link_code_ttl_secs`.
+pub fn code_ttl_millis(settings: &TelegramSettings) -> i64 {
+    i64::try_from(settings.link_code_ttl_secs.saturating_mul(1000)).unwrap_or(i64::MAX)
+}
+
+/// A deep link with a fresh one-time code for `person`, for an email (invitation,
+/// reminder): `None` when no bot is configured or the person's chat is linked already
+/// (a code is a credential: none is mailed where it is not needed).
+///
+/// # Errors
+/// As [`issue_link_code`].
+pub async fn deep_link_for(
+    store: &dyn Store,
+    settings: &TelegramSettings,
+    person: &Person,
+    now: Timestamp,
+) -> Result<Option<String>, TelegramError> {
+    let Some(username) = bot_username(settings) else {
+        return Ok(None);
+    };
+    if person.telegram_chat.is_some() {
+        return Ok(None);
+    }
+    let issued = issue_link_code(store, person.id.as_str(), now, code_ttl_millis(settings)).await?;
+    Ok(Some(deep_link(username, &issued.code)))
 }
 
 /// Links `chat` to the person a usable `code` was made for, using the code up. The chat

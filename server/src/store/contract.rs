@@ -11,10 +11,11 @@ use std::sync::Arc;
 use crate::catalogue::InstrumentRef;
 use crate::domain::{
     Actor, AnswerChange, AnswerValue, ApiToken, Assignment, Channel, Command, CommandError,
-    EmailAddress, EventKind, IdempotencyKey, LinkBinding, LinkToken, Organisation, OrganisationId,
-    Person, PersonId, QuestionId, Rating, Respondent, Response, ResponseKey, ResponseStatus, Role,
-    Round, RoundId, RoundStatus, Stage, TelegramChatId, TelegramLinkCode, Timestamp, TokenHash,
-    TokenId, TokenRole, ValidationRecord, ValidationStatus, ValidationSubject, Validator,
+    EmailAddress, EventKind, IdempotencyKey, LinkBinding, LinkToken, NoticeId, Organisation,
+    OrganisationId, Person, PersonId, QuestionId, Rating, ReminderClaim, ReminderMark, Respondent,
+    Response, ResponseKey, ResponseStatus, Role, Round, RoundId, RoundStatus, Stage,
+    TelegramChatId, TelegramLinkCode, TelegramNotice, Timestamp, TokenHash, TokenId, TokenRole,
+    ValidationRecord, ValidationStatus, ValidationSubject, Validator,
 };
 
 use super::{AuditAction, AuditEntry};
@@ -45,6 +46,9 @@ pub const CHECKS: &[(&str, Check)] = &[
     ("tokens", |s| Box::pin(tokens(s))),
     ("telegram linking codes", |s| Box::pin(telegram_codes(s))),
     ("telegram updates", |s| Box::pin(telegram_updates(s))),
+    ("leases", |s| Box::pin(leases(s))),
+    ("reminder marks", |s| Box::pin(reminder_marks(s))),
+    ("telegram notices", |s| Box::pin(telegram_notices(s))),
     ("closed store", |s| Box::pin(closed_store(s))),
 ];
 
@@ -957,6 +961,273 @@ async fn telegram_updates(store: SharedStore) {
         .await
     );
     assert!(ok("another", store.mark_update_seen(1002, now)).await);
+}
+
+async fn leases(store: SharedStore) {
+    // Real time: Redis ends a lease on its own clock.
+    let now = Timestamp::now();
+    let minute = 60_000;
+    assert!(ok("take", store.acquire_lease("job", "a", now, minute)).await);
+    assert!(
+        !ok("taken", store.acquire_lease("job", "b", now, minute)).await,
+        "one holder at a time"
+    );
+    assert!(
+        ok("extend", store.acquire_lease("job", "a", now, minute)).await,
+        "the holder may take it again"
+    );
+    assert!(
+        ok("other name", store.acquire_lease("other", "b", now, minute)).await,
+        "leases are independent"
+    );
+    assert!(!ok("not b's", store.release_lease("job", "b")).await);
+    assert!(
+        !ok("still a's", store.acquire_lease("job", "b", now, minute)).await,
+        "releasing someone else's lease changes nothing"
+    );
+    assert!(ok("release", store.release_lease("job", "a")).await);
+    assert!(!ok("released", store.release_lease("job", "a")).await);
+    assert!(ok("free", store.acquire_lease("job", "b", now, minute)).await);
+
+    // A lease runs out by itself.
+    assert!(ok("short", store.acquire_lease("short", "a", now, 50)).await);
+    tokio::time::sleep(std::time::Duration::from_millis(120)).await;
+    assert!(
+        ok(
+            "after its end",
+            store.acquire_lease("short", "b", Timestamp::now(), minute)
+        )
+        .await,
+        "an ended lease is free"
+    );
+
+    // Of concurrent takers, one gets it.
+    let takers: Vec<_> = (0..8)
+        .map(|n| {
+            let store = Arc::clone(&store);
+            tokio::spawn(async move {
+                store
+                    .acquire_lease("raced", &format!("h{n}"), Timestamp::now(), minute)
+                    .await
+            })
+        })
+        .collect();
+    let mut winners = 0;
+    for taker in takers {
+        let taken = taker
+            .await
+            .unwrap_or_else(|e| panic!("lease task: {e}"))
+            .unwrap_or_else(|e| panic!("concurrent lease failed: {e}"));
+        winners += usize::from(taken);
+    }
+    assert_eq!(winners, 1, "one of the concurrent takers holds the lease");
+}
+
+fn mark(round: &str, person: &str, day: u32) -> ReminderMark {
+    ReminderMark {
+        round: id(RoundId::parse(round)),
+        person: id(PersonId::parse(person)),
+        day,
+        claimed_at: Timestamp::from_millis(1_790_000_000_000 + i64::from(day)),
+        holder: "instance-a".to_owned(),
+    }
+}
+
+async fn reminder_marks(store: SharedStore) {
+    let round = id(RoundId::parse("r-2026"));
+    let ana = id(PersonId::parse("p-ana"));
+    assert_eq!(
+        ok(
+            "claim 7",
+            store.claim_reminder(&mark("r-2026", "p-ana", 7), 2)
+        )
+        .await,
+        ReminderClaim::Claimed
+    );
+    assert_eq!(
+        ok(
+            "claim 7 again",
+            store.claim_reminder(&mark("r-2026", "p-ana", 7), 2)
+        )
+        .await,
+        ReminderClaim::AlreadyClaimed,
+        "a day is claimed once"
+    );
+    assert_eq!(
+        ok(
+            "claim 2",
+            store.claim_reminder(&mark("r-2026", "p-ana", 2), 2)
+        )
+        .await,
+        ReminderClaim::Claimed
+    );
+    assert_eq!(
+        ok(
+            "claim 1",
+            store.claim_reminder(&mark("r-2026", "p-ana", 1), 2)
+        )
+        .await,
+        ReminderClaim::LimitReached,
+        "at most two per person"
+    );
+    assert_eq!(
+        ok(
+            "claim 2 again",
+            store.claim_reminder(&mark("r-2026", "p-ana", 2), 2)
+        )
+        .await,
+        ReminderClaim::AlreadyClaimed,
+        "a claimed day is reported as claimed, also at the limit"
+    );
+    // Other people and rounds count apart.
+    assert_eq!(
+        ok("ben", store.claim_reminder(&mark("r-2026", "p-ben", 7), 2)).await,
+        ReminderClaim::Claimed
+    );
+    assert_eq!(
+        ok(
+            "other round",
+            store.claim_reminder(&mark("r-2027", "p-ana", 7), 2)
+        )
+        .await,
+        ReminderClaim::Claimed
+    );
+    assert_eq!(
+        ok("marks", store.reminder_marks(&round, &ana)).await,
+        vec![mark("r-2026", "p-ana", 2), mark("r-2026", "p-ana", 7)],
+        "marks by day, as claimed"
+    );
+
+    // A released mark (its mail failed) is claimed again.
+    assert!(ok("release", store.release_reminder(&round, &ana, 2)).await);
+    assert!(!ok("release again", store.release_reminder(&round, &ana, 2)).await);
+    assert_eq!(
+        ok(
+            "claim 1 now",
+            store.claim_reminder(&mark("r-2026", "p-ana", 1), 2)
+        )
+        .await,
+        ReminderClaim::Claimed,
+        "a released mark frees its place"
+    );
+    assert_eq!(
+        ok("marks after", store.reminder_marks(&round, &ana))
+            .await
+            .iter()
+            .map(|m| m.day)
+            .collect::<Vec<_>>(),
+        vec![1, 7]
+    );
+
+    // Concurrent claims of one day: exactly one succeeds.
+    let claimers: Vec<_> = (0..8)
+        .map(|n| {
+            let store = Arc::clone(&store);
+            tokio::spawn(async move {
+                let mut claim = mark("r-2026", "p-cy", 7);
+                claim.holder = format!("instance-{n}");
+                store.claim_reminder(&claim, 3).await
+            })
+        })
+        .collect();
+    let mut claimed = 0;
+    for claimer in claimers {
+        let outcome = claimer
+            .await
+            .unwrap_or_else(|e| panic!("claim task: {e}"))
+            .unwrap_or_else(|e| panic!("concurrent claim failed: {e}"));
+        claimed += usize::from(outcome == ReminderClaim::Claimed);
+    }
+    assert_eq!(claimed, 1, "one of the concurrent claims wins");
+}
+
+fn notice(name: &str, created_at: i64, expires_at: i64) -> TelegramNotice {
+    TelegramNotice {
+        id: NoticeId::parse(&format!("r-2026/{name}/7"))
+            .unwrap_or_else(|e| panic!("fixture notice id: {e}")),
+        person: id(PersonId::parse(name)),
+        round: id(RoundId::parse("r-2026")),
+        day: 7,
+        responses: vec![response_key("unicef")],
+        created_at: Timestamp::from_millis(created_at),
+        expires_at: Timestamp::from_millis(expires_at),
+    }
+}
+
+async fn telegram_notices(store: SharedStore) {
+    let t0 = 1_790_000_000_000;
+    let end = t0 + 10_000_000;
+    let hold = 60_000;
+    let first = notice("p-ana", t0, end);
+    let second = notice("p-ben", t0 + 1, end);
+    let third = notice("p-cy", t0 + 2, end);
+    assert!(ok("queue", store.put_telegram_notice(&first)).await);
+    assert!(
+        !ok("queue again", store.put_telegram_notice(&first)).await,
+        "one notice per id"
+    );
+    assert!(ok("queue", store.put_telegram_notice(&second)).await);
+    assert!(ok("queue", store.put_telegram_notice(&third)).await);
+    assert_eq!(
+        ok(
+            "before any is claimable",
+            store.claim_telegram_notices(Timestamp::from_millis(t0 - 1), 10, hold)
+        )
+        .await,
+        vec![]
+    );
+
+    let now = Timestamp::from_millis(t0 + 100);
+    assert_eq!(
+        ok("claim two", store.claim_telegram_notices(now, 2, hold)).await,
+        vec![first.clone(), second.clone()],
+        "oldest first, at most the limit"
+    );
+    assert_eq!(
+        ok(
+            "claim the rest",
+            store.claim_telegram_notices(now, 10, hold)
+        )
+        .await,
+        vec![third.clone()],
+        "claimed notices are hidden from other claims"
+    );
+    assert!(ok("ack", store.ack_telegram_notice(&first.id)).await);
+    assert!(
+        !ok("ack again", store.ack_telegram_notice(&first.id)).await,
+        "acknowledged once"
+    );
+    // Not acknowledged within the hold: claimable again.
+    let later = now.plus_millis(hold + 1);
+    assert_eq!(
+        ok(
+            "claim after the hold",
+            store.claim_telegram_notices(later, 10, hold)
+        )
+        .await,
+        vec![second.clone(), third.clone()],
+        "unacknowledged notices come back"
+    );
+    assert!(ok("ack", store.ack_telegram_notice(&second.id)).await);
+
+    // An expired notice is dropped, never returned.
+    let much_later = Timestamp::from_millis(end);
+    assert_eq!(
+        ok(
+            "expired",
+            store.claim_telegram_notices(much_later, 10, hold)
+        )
+        .await,
+        vec![]
+    );
+    assert!(
+        !ok("gone", store.ack_telegram_notice(&third.id)).await,
+        "the expired notice was removed"
+    );
+    assert!(
+        ok("queued again after", store.put_telegram_notice(&third)).await,
+        "its id is free again"
+    );
 }
 
 async fn closed_store(store: SharedStore) {

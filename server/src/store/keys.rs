@@ -25,6 +25,10 @@
 //! | `P:{l:<hash>}:link` | string | link token record |
 //! | `P:{c:<hash>}:tgcode` | string | Telegram linking code record; expires with the code |
 //! | `P:tg:<update id>` | string | Telegram update seen (expires after 48 h) |
+//! | `P:lease:<name>` | string | the holder of a lease (the server's own names); expires with the lease |
+//! | `P:{g:<round>}:reminders:<person>` | hash | days before the deadline → reminder mark record |
+//! | `P:{tgn}:notices` | hash | notice id → Telegram notice record |
+//! | `P:{tgn}:due` | sorted set | notice id, scored by when the bot may claim it (ms) |
 //!
 //! Only validated ids go into keys: slugs (`[a-z0-9-]`), response ids built from slugs
 //! (`[a-z0-9-/@~]`), hex hashes and integers. Client-supplied strings that are not ids
@@ -166,6 +170,35 @@ impl KeyLayout {
     /// A seen Telegram update.
     pub fn telegram_update(&self, update_id: i64) -> String {
         format!("{}:tg:{update_id}", self.prefix)
+    }
+}
+
+/// Keys of the Telegram notice queue; one hash tag, one slot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NoticeKeys {
+    /// Notice id → record.
+    pub notices: String,
+    /// Notice ids by when they may be claimed.
+    pub due: String,
+}
+
+impl KeyLayout {
+    /// A lease (`name` is one of the server's own constants).
+    pub fn lease(&self, name: &str) -> String {
+        format!("{}:lease:{name}", self.prefix)
+    }
+
+    /// The reminder marks of a person in a round (in the round's slot).
+    pub fn reminders(&self, round: &RoundId, person: &PersonId) -> String {
+        format!("{}:{{g:{round}}}:reminders:{person}", self.prefix)
+    }
+
+    /// The Telegram notice queue.
+    pub fn notices(&self) -> NoticeKeys {
+        NoticeKeys {
+            notices: format!("{}:{{tgn}}:notices", self.prefix),
+            due: format!("{}:{{tgn}}:due", self.prefix),
+        }
     }
 }
 

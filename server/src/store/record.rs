@@ -12,10 +12,11 @@ use crate::catalogue::InstrumentRef;
 use crate::domain::{
     Actor, AnswerChange, AnswerValue, ApiToken, Assignment, Channel, Command, CurrentAnswer,
     DateValue, EventKind, EvidenceItem, EvidenceKind, FileRef, IdempotencyKey, LinkBinding,
-    LinkToken, NamedRating, Organisation, OrganisationId, Person, PersonId, QuestionId, Rating,
-    ResponseEvent, ResponseKey, ResponseMeta, ResponseStatus, Role, Round, RoundId, RoundStatus,
-    Stage, TelegramChatId, TelegramLinkCode, Timestamp, TokenHash, TokenId, TokenRole,
-    ValidationRecord, ValidationStatus, ValidationSubject, Validator,
+    LinkToken, NamedRating, NoticeId, Organisation, OrganisationId, Person, PersonId, QuestionId,
+    Rating, ReminderMark, ResponseEvent, ResponseKey, ResponseMeta, ResponseStatus, Role, Round,
+    RoundId, RoundStatus, Stage, TelegramChatId, TelegramLinkCode, TelegramNotice, Timestamp,
+    TokenHash, TokenId, TokenRole, ValidationRecord, ValidationStatus, ValidationSubject,
+    Validator,
 };
 use crate::domain::{EmailAddress, ResponseId};
 
@@ -1249,6 +1250,142 @@ impl TryFrom<TelegramCodeRecord> for TelegramLinkCode {
             created_at: Timestamp::from_millis(r.created_at),
             expires_at: Timestamp::from_millis(r.expires_at),
         })
+    }
+}
+
+/// A stored reminder mark.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReminderMarkRecord {
+    v: u16,
+    round: String,
+    person: String,
+    day: u32,
+    claimed_at: i64,
+    holder: String,
+}
+
+impl From<&ReminderMark> for ReminderMarkRecord {
+    fn from(m: &ReminderMark) -> Self {
+        Self {
+            v: VERSION,
+            round: m.round.to_string(),
+            person: m.person.to_string(),
+            day: m.day,
+            claimed_at: m.claimed_at.millis(),
+            holder: m.holder.clone(),
+        }
+    }
+}
+
+impl TryFrom<ReminderMarkRecord> for ReminderMark {
+    type Error = StoreError;
+    fn try_from(r: ReminderMarkRecord) -> Result<Self, StoreError> {
+        check_version("reminder mark", r.v)?;
+        Ok(Self {
+            round: parse("round id", RoundId::parse(&r.round))?,
+            person: parse("person id", PersonId::parse(&r.person))?,
+            day: r.day,
+            claimed_at: Timestamp::from_millis(r.claimed_at),
+            holder: r.holder,
+        })
+    }
+}
+
+/// A stored Telegram notice. `visible_at` is when the bot may claim it (again): the
+/// redb backend keeps it in the record, Redis in a sorted set beside it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TelegramNoticeRecord {
+    v: u16,
+    id: String,
+    person: String,
+    round: String,
+    day: u32,
+    responses: Vec<String>,
+    created_at: i64,
+    expires_at: i64,
+    #[serde(default)]
+    visible_at: i64,
+}
+
+impl TelegramNoticeRecord {
+    /// The record of `notice`, claimable from `visible_at`.
+    pub fn new(notice: &TelegramNotice, visible_at: Timestamp) -> Self {
+        Self {
+            v: VERSION,
+            id: notice.id.to_string(),
+            person: notice.person.to_string(),
+            round: notice.round.to_string(),
+            day: notice.day,
+            responses: notice
+                .responses
+                .iter()
+                .map(|key| key.id().to_string())
+                .collect(),
+            created_at: notice.created_at.millis(),
+            expires_at: notice.expires_at.millis(),
+            visible_at: visible_at.millis(),
+        }
+    }
+
+    /// When the bot may claim it.
+    pub fn visible_at(&self) -> Timestamp {
+        Timestamp::from_millis(self.visible_at)
+    }
+
+    /// Hides it from claims until `at`.
+    pub fn hide_until(&mut self, at: Timestamp) {
+        self.visible_at = at.millis();
+    }
+}
+
+impl TryFrom<TelegramNoticeRecord> for TelegramNotice {
+    type Error = StoreError;
+    fn try_from(r: TelegramNoticeRecord) -> Result<Self, StoreError> {
+        check_version("telegram notice", r.v)?;
+        Ok(Self {
+            id: parse("notice id", NoticeId::parse(&r.id))?,
+            person: parse("person id", PersonId::parse(&r.person))?,
+            round: parse("round id", RoundId::parse(&r.round))?,
+            day: r.day,
+            responses: r
+                .responses
+                .iter()
+                .map(|id| ResponseKey::parse(id).ok_or_else(|| corrupt("response id", id)))
+                .collect::<Result<_, _>>()?,
+            created_at: Timestamp::from_millis(r.created_at),
+            expires_at: Timestamp::from_millis(r.expires_at),
+        })
+    }
+}
+
+/// A stored lease: who holds it, until when (redb; Redis keeps the holder in a key that
+/// expires).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LeaseRecord {
+    v: u16,
+    /// The holder.
+    pub holder: String,
+    /// When it ends, ms since the epoch.
+    pub until: i64,
+}
+
+impl LeaseRecord {
+    /// A lease for `holder` until `until`.
+    pub fn new(holder: &str, until: Timestamp) -> Self {
+        Self {
+            v: VERSION,
+            holder: holder.to_owned(),
+            until: until.millis(),
+        }
+    }
+
+    /// Checks the version.
+    ///
+    /// # Errors
+    /// [`StoreError::Corrupt`] for an unknown version.
+    pub fn checked(self) -> Result<Self, StoreError> {
+        check_version("lease", self.v)?;
+        Ok(self)
     }
 }
 

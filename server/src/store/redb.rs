@@ -34,6 +34,9 @@
 //! | `link_tokens` | token hash, hex (`&str`) | link token record |
 //! | `telegram_codes` | code hash, hex (`&str`) | Telegram linking code record |
 //! | `telegram_updates` | update id (`i64`) | when it was seen, ms since the epoch (`i64`) |
+//! | `leases` | lease name (`&str`) | lease record (holder, until) |
+//! | `reminder_marks` | (round id, person id, days before) (`(&str, &str, u32)`) | reminder mark record |
+//! | `telegram_notices` | notice id (`&str`) | notice record, with when it may be claimed |
 //!
 //! # Writes: group commit
 //!
@@ -65,16 +68,17 @@ use super::AuditEntry;
 use super::cache::{Changes, Generation, RoundCache};
 use super::record::AuditRecord;
 use super::record::{
-    AnswerRecord, ApiTokenRecord, AssignmentRecord, EventRecord, IdempotencyRecord,
-    LinkTokenRecord, MetaRecord, OrganisationRecord, PersonRecord, RoundRecord, TelegramCodeRecord,
-    ValidationRecordRecord, assignment_field, decode, encode, fingerprint, plan_events,
+    AnswerRecord, ApiTokenRecord, AssignmentRecord, EventRecord, IdempotencyRecord, LeaseRecord,
+    LinkTokenRecord, MetaRecord, OrganisationRecord, PersonRecord, ReminderMarkRecord, RoundRecord,
+    TelegramCodeRecord, TelegramNoticeRecord, ValidationRecordRecord, assignment_field, decode,
+    encode, fingerprint, plan_events,
 };
 use super::{Backend, Receipt, ResponseRequest, Store, StoreError, UPDATE_MEMORY_MILLIS};
 use crate::domain::{
-    AnswerChange, ApiToken, Assignment, CurrentAnswer, EventKind, LinkToken, Organisation,
-    OrganisationId, Person, PersonId, QuestionId, Response, ResponseEvent, ResponseId, ResponseKey,
-    Round, RoundId, TelegramChatId, TelegramLinkCode, Timestamp, TokenHash, TokenId,
-    ValidationRecord,
+    AnswerChange, ApiToken, Assignment, CurrentAnswer, EventKind, LinkToken, NoticeId,
+    Organisation, OrganisationId, Person, PersonId, QuestionId, ReminderClaim, ReminderMark,
+    Response, ResponseEvent, ResponseId, ResponseKey, Round, RoundId, TelegramChatId,
+    TelegramLinkCode, TelegramNotice, Timestamp, TokenHash, TokenId, ValidationRecord,
 };
 
 /// The most operations one write transaction takes: enough to amortise a commit's sync
@@ -103,6 +107,10 @@ const API_TOKEN_IDS: TableDefinition<&str, &str> = TableDefinition::new("api_tok
 const LINK_TOKENS: TableDefinition<&str, &[u8]> = TableDefinition::new("link_tokens");
 const TELEGRAM_CODES: TableDefinition<&str, &[u8]> = TableDefinition::new("telegram_codes");
 const TELEGRAM_UPDATES: TableDefinition<i64, i64> = TableDefinition::new("telegram_updates");
+const LEASES: TableDefinition<&str, &[u8]> = TableDefinition::new("leases");
+const REMINDER_MARKS: TableDefinition<(&str, &str, u32), &[u8]> =
+    TableDefinition::new("reminder_marks");
+const TELEGRAM_NOTICES: TableDefinition<&str, &[u8]> = TableDefinition::new("telegram_notices");
 
 /// Wraps a redb error as [`StoreError::Unavailable`]. Inside the writer, this variant
 /// also marks the transaction as no longer trustworthy (see [`Operation::run`]).
@@ -325,6 +333,9 @@ fn create_tables(db: &Database) -> Result<(), StoreError> {
     txn.open_table(LINK_TOKENS).map_err(db_err)?;
     txn.open_table(TELEGRAM_CODES).map_err(db_err)?;
     txn.open_table(TELEGRAM_UPDATES).map_err(db_err)?;
+    txn.open_table(LEASES).map_err(db_err)?;
+    txn.open_table(REMINDER_MARKS).map_err(db_err)?;
+    txn.open_table(TELEGRAM_NOTICES).map_err(db_err)?;
     txn.commit().map_err(db_err)
 }
 
@@ -763,6 +774,118 @@ fn mark_update_seen_in(
     Ok(fresh)
 }
 
+/// Takes or extends a lease (see [`Store::acquire_lease`]).
+fn acquire_lease_in(
+    txn: &WriteTransaction,
+    name: &str,
+    holder: &str,
+    now: Timestamp,
+    ttl_millis: i64,
+) -> Result<bool, StoreError> {
+    let mut leases = txn.open_table(LEASES).map_err(db_err)?;
+    let current = match leases.get(name).map_err(db_err)? {
+        Some(bytes) => Some(decode::<LeaseRecord>("lease", bytes.value())?.checked()?),
+        None => None,
+    };
+    let free = current.is_none_or(|lease| lease.holder == holder || now.millis() >= lease.until);
+    if free {
+        let record = encode(&LeaseRecord::new(holder, now.plus_millis(ttl_millis)));
+        leases.insert(name, record.as_slice()).map_err(db_err)?;
+    }
+    Ok(free)
+}
+
+/// Gives a lease up when `holder` has it.
+fn release_lease_in(txn: &WriteTransaction, name: &str, holder: &str) -> Result<bool, StoreError> {
+    let mut leases = txn.open_table(LEASES).map_err(db_err)?;
+    let held = match leases.get(name).map_err(db_err)? {
+        Some(bytes) => {
+            decode::<LeaseRecord>("lease", bytes.value())?
+                .checked()?
+                .holder
+                == holder
+        }
+        None => false,
+    };
+    if held {
+        leases.remove(name).map_err(db_err)?;
+    }
+    Ok(held)
+}
+
+/// Claims a reminder (see [`Store::claim_reminder`]): the check and the write in one
+/// transaction of the writer, so no other claim comes between them.
+fn claim_reminder_in(
+    txn: &WriteTransaction,
+    mark: &ReminderMark,
+    max_per_person: u32,
+) -> Result<ReminderClaim, StoreError> {
+    let mut marks = txn.open_table(REMINDER_MARKS).map_err(db_err)?;
+    let round = mark.round.as_str();
+    let person = mark.person.as_str();
+    if marks
+        .get((round, person, mark.day))
+        .map_err(db_err)?
+        .is_some()
+    {
+        return Ok(ReminderClaim::AlreadyClaimed);
+    }
+    let mut count: u64 = 0;
+    for entry in marks
+        .range((round, person, 0)..=(round, person, u32::MAX))
+        .map_err(db_err)?
+    {
+        entry.map_err(db_err)?;
+        count += 1;
+    }
+    if count >= u64::from(max_per_person) {
+        return Ok(ReminderClaim::LimitReached);
+    }
+    let record = encode(&ReminderMarkRecord::from(mark));
+    marks
+        .insert((round, person, mark.day), record.as_slice())
+        .map_err(db_err)?;
+    Ok(ReminderClaim::Claimed)
+}
+
+/// Claims notices (see [`Store::claim_telegram_notices`]). The queue holds only
+/// notices not yet delivered, so reading it whole stays small.
+fn claim_telegram_notices_in(
+    txn: &WriteTransaction,
+    now: Timestamp,
+    limit: usize,
+    hold_millis: i64,
+) -> Result<Vec<TelegramNotice>, StoreError> {
+    let mut table = txn.open_table(TELEGRAM_NOTICES).map_err(db_err)?;
+    let mut expired = Vec::new();
+    let mut due = Vec::new();
+    for entry in table.iter().map_err(db_err)? {
+        let (id, bytes) = entry.map_err(db_err)?;
+        let record: TelegramNoticeRecord = decode("telegram notice", bytes.value())?;
+        let notice = TelegramNotice::try_from(record.clone())?;
+        if !notice.is_live(now) {
+            expired.push(id.value().to_owned());
+        } else if record.visible_at() <= now {
+            due.push((record.visible_at(), notice, record));
+        }
+    }
+    for id in expired {
+        table.remove(id.as_str()).map_err(db_err)?;
+    }
+    due.sort_by(|a, b| (a.0, &a.1.id).cmp(&(b.0, &b.1.id)));
+    due.truncate(limit);
+    let mut claimed = Vec::with_capacity(due.len());
+    for (_, notice, mut record) in due {
+        record.hide_until(now.plus_millis(hold_millis));
+        let bytes = encode(&record);
+        table
+            .insert(notice.id.as_str(), bytes.as_slice())
+            .map_err(db_err)?;
+        claimed.push(notice);
+    }
+    Ok(claimed)
+}
+
 #[async_trait]
 impl Store for RedbStore {
     fn backend(&self) -> Backend {
@@ -1165,6 +1288,109 @@ impl Store for RedbStore {
         let now = now.millis();
         self.write_quiet(move |txn| mark_update_seen_in(txn, update_id, now, prune))
             .await
+    }
+
+    async fn acquire_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: Timestamp,
+        ttl_millis: i64,
+    ) -> Result<bool, StoreError> {
+        let (name, holder) = (name.to_owned(), holder.to_owned());
+        self.write_quiet(move |txn| acquire_lease_in(txn, &name, &holder, now, ttl_millis))
+            .await
+    }
+
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<bool, StoreError> {
+        let (name, holder) = (name.to_owned(), holder.to_owned());
+        self.write_quiet(move |txn| release_lease_in(txn, &name, &holder))
+            .await
+    }
+
+    async fn claim_reminder(
+        &self,
+        mark: &ReminderMark,
+        max_per_person: u32,
+    ) -> Result<ReminderClaim, StoreError> {
+        let mark = mark.clone();
+        self.write_quiet(move |txn| claim_reminder_in(txn, &mark, max_per_person))
+            .await
+    }
+
+    async fn release_reminder(
+        &self,
+        round: &RoundId,
+        person: &PersonId,
+        day: u32,
+    ) -> Result<bool, StoreError> {
+        let (round, person) = (round.to_string(), person.to_string());
+        self.write_quiet(move |txn| {
+            let mut marks = txn.open_table(REMINDER_MARKS).map_err(db_err)?;
+            let removed = marks
+                .remove((round.as_str(), person.as_str(), day))
+                .map_err(db_err)?
+                .is_some();
+            Ok(removed)
+        })
+        .await
+    }
+
+    async fn reminder_marks(
+        &self,
+        round: &RoundId,
+        person: &PersonId,
+    ) -> Result<Vec<ReminderMark>, StoreError> {
+        let (round, person) = (round.as_str(), person.as_str());
+        self.read(|txn| {
+            let marks = txn.open_table(REMINDER_MARKS).map_err(db_err)?;
+            let mut out = Vec::new();
+            for entry in marks
+                .range((round, person, 0)..=(round, person, u32::MAX))
+                .map_err(db_err)?
+            {
+                let (_, bytes) = entry.map_err(db_err)?;
+                let record: ReminderMarkRecord = decode("reminder mark", bytes.value())?;
+                out.push(ReminderMark::try_from(record)?);
+            }
+            Ok(out)
+        })
+    }
+
+    async fn put_telegram_notice(&self, notice: &TelegramNotice) -> Result<bool, StoreError> {
+        let id = notice.id.to_string();
+        let record = encode(&TelegramNoticeRecord::new(notice, notice.created_at));
+        self.write_quiet(move |txn| {
+            let mut table = txn.open_table(TELEGRAM_NOTICES).map_err(db_err)?;
+            if table.get(id.as_str()).map_err(db_err)?.is_some() {
+                return Ok(false);
+            }
+            table
+                .insert(id.as_str(), record.as_slice())
+                .map_err(db_err)?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn claim_telegram_notices(
+        &self,
+        now: Timestamp,
+        limit: usize,
+        hold_millis: i64,
+    ) -> Result<Vec<TelegramNotice>, StoreError> {
+        self.write_quiet(move |txn| claim_telegram_notices_in(txn, now, limit, hold_millis))
+            .await
+    }
+
+    async fn ack_telegram_notice(&self, id: &NoticeId) -> Result<bool, StoreError> {
+        let id = id.to_string();
+        self.write_quiet(move |txn| {
+            let mut table = txn.open_table(TELEGRAM_NOTICES).map_err(db_err)?;
+            let removed = table.remove(id.as_str()).map_err(db_err)?.is_some();
+            Ok(removed)
+        })
+        .await
     }
 
     async fn close(&self) -> Result<(), StoreError> {

@@ -35,15 +35,16 @@ use super::keys::{self, KeyLayout, ResponseKeys};
 use super::record::AuditRecord;
 use super::record::{
     self, AnswerRecord, ApiTokenRecord, AssignmentRecord, EventRecord, IdempotencyRecord,
-    LinkTokenRecord, MetaRecord, OrganisationRecord, PersonRecord, RoundRecord, TelegramCodeRecord,
-    ValidationRecordRecord, decode, encode,
+    LinkTokenRecord, MetaRecord, OrganisationRecord, PersonRecord, ReminderMarkRecord, RoundRecord,
+    TelegramCodeRecord, TelegramNoticeRecord, ValidationRecordRecord, decode, encode,
 };
 use super::{Backend, Receipt, ResponseRequest, Store, StoreError, UPDATE_MEMORY_MILLIS};
 use crate::domain::{
-    ApiToken, Assignment, CurrentAnswer, EventKind, LinkToken, Organisation, OrganisationId,
-    Person, PersonId, QuestionId, Response, ResponseEvent, ResponseId, ResponseKey, ResponseMeta,
-    ResponseStatus, Role, Round, RoundId, TelegramChatId, TelegramLinkCode, Timestamp, TokenHash,
-    TokenId, ValidationRecord,
+    ApiToken, Assignment, CurrentAnswer, EventKind, LinkToken, NoticeId, Organisation,
+    OrganisationId, Person, PersonId, QuestionId, ReminderClaim, ReminderMark, Response,
+    ResponseEvent, ResponseId, ResponseKey, ResponseMeta, ResponseStatus, Role, Round, RoundId,
+    TelegramChatId, TelegramLinkCode, TelegramNotice, Timestamp, TokenHash, TokenId,
+    ValidationRecord,
 };
 
 /// How often [`RedisStore::execute`] re-reads and re-plans when other writers keep
@@ -101,6 +102,66 @@ for _ = 1, m do
 end
 redis.call('HSET', KEYS[4], ARGV[1], ARGV[2])
 return 'ok'
+";
+
+/// Extends a lease only when the caller holds it. KEYS: the lease. ARGV: the holder,
+/// the time to live (ms). Replies 1 when extended.
+const EXTEND_LEASE_SCRIPT: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+";
+
+/// Gives a lease up only when the caller holds it (compare and delete in one step).
+/// KEYS: the lease. ARGV: the holder. Replies 1 when it was released.
+const RELEASE_LEASE_SCRIPT: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+";
+
+/// Claims a reminder: no mark of the day yet and fewer marks than the limit, then the
+/// mark, in one step. KEYS: the person's marks in the round. ARGV: the day, the mark
+/// record, the limit. Replies `claimed`, `claimed-before` or `limit`.
+const CLAIM_REMINDER_SCRIPT: &str = r"
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then
+  return 'claimed-before'
+end
+if redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[3]) then
+  return 'limit'
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return 'claimed'
+";
+
+/// Queues a notice unless its id is queued. KEYS: notices, due. ARGV: id, record,
+/// visible-at (ms). Replies 1 when queued.
+const PUT_NOTICE_SCRIPT: &str = r"
+if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 0 then
+  return 0
+end
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
+return 1
+";
+
+/// Claims notices: the first `limit` claimable at `now`, each hidden until `until`.
+/// KEYS: notices, due. ARGV: now (ms), until (ms), limit. Replies the records; an id
+/// without a record (left by a crash between two steps elsewhere) is dropped.
+const CLAIM_NOTICES_SCRIPT: &str = r"
+local ids = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
+local out = {}
+for _, id in ipairs(ids) do
+  local record = redis.call('HGET', KEYS[1], id)
+  if record then
+    redis.call('ZADD', KEYS[2], ARGV[2], id)
+    table.insert(out, record)
+  else
+    redis.call('ZREM', KEYS[2], id)
+  end
+end
+return out
 ";
 
 /// A [`Store`] on a Redis server, shared by every server instance that uses it.
@@ -1326,6 +1387,181 @@ impl Store for RedisStore {
             .await
             .map_err(unavailable)?;
         Ok(set.is_some())
+    }
+
+    async fn acquire_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        _now: Timestamp,
+        ttl_millis: i64,
+    ) -> Result<bool, StoreError> {
+        let mut con = self.connection()?;
+        let key = self.keys.lease(name);
+        // SET NX PX: of several instances asking at once, one gets it; Redis ends it by
+        // itself after the time to live, so a holder that died frees it.
+        let set: Option<String> = redis::cmd("SET")
+            .arg(&key)
+            .arg(holder)
+            .arg("NX")
+            .arg("PX")
+            .arg(ttl_millis.max(1))
+            .query_async(&mut con)
+            .await
+            .map_err(unavailable)?;
+        if set.is_some() {
+            return Ok(true);
+        }
+        // Held already: extended when the holder is the caller, compared and extended
+        // in one step so a lease that passed to someone meanwhile is left alone.
+        let extended: i64 = Script::new(EXTEND_LEASE_SCRIPT)
+            .key(&key)
+            .arg(holder)
+            .arg(ttl_millis.max(1))
+            .invoke_async(&mut con)
+            .await
+            .map_err(unavailable)?;
+        Ok(extended == 1)
+    }
+
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<bool, StoreError> {
+        let mut con = self.connection()?;
+        let released: i64 = Script::new(RELEASE_LEASE_SCRIPT)
+            .key(self.keys.lease(name))
+            .arg(holder)
+            .invoke_async(&mut con)
+            .await
+            .map_err(unavailable)?;
+        Ok(released == 1)
+    }
+
+    async fn claim_reminder(
+        &self,
+        mark: &ReminderMark,
+        max_per_person: u32,
+    ) -> Result<ReminderClaim, StoreError> {
+        let mut con = self.connection()?;
+        let reply: String = Script::new(CLAIM_REMINDER_SCRIPT)
+            .key(self.keys.reminders(&mark.round, &mark.person))
+            .arg(mark.day)
+            .arg(encode(&ReminderMarkRecord::from(mark)))
+            .arg(max_per_person)
+            .invoke_async(&mut con)
+            .await
+            .map_err(unavailable)?;
+        match reply.as_str() {
+            "claimed" => Ok(ReminderClaim::Claimed),
+            "claimed-before" => Ok(ReminderClaim::AlreadyClaimed),
+            "limit" => Ok(ReminderClaim::LimitReached),
+            other => Err(corrupt(
+                "reminder claim",
+                format!("unexpected reply {other:?}"),
+            )),
+        }
+    }
+
+    async fn release_reminder(
+        &self,
+        round: &RoundId,
+        person: &PersonId,
+        day: u32,
+    ) -> Result<bool, StoreError> {
+        let mut con = self.connection()?;
+        let removed: i64 = redis::cmd("HDEL")
+            .arg(self.keys.reminders(round, person))
+            .arg(day)
+            .query_async(&mut con)
+            .await
+            .map_err(unavailable)?;
+        Ok(removed == 1)
+    }
+
+    async fn reminder_marks(
+        &self,
+        round: &RoundId,
+        person: &PersonId,
+    ) -> Result<Vec<ReminderMark>, StoreError> {
+        let mut con = self.connection()?;
+        let fields: HashMap<String, Vec<u8>> = redis::cmd("HGETALL")
+            .arg(self.keys.reminders(round, person))
+            .query_async(&mut con)
+            .await
+            .map_err(unavailable)?;
+        let mut marks = fields
+            .values()
+            .map(|bytes| from_json::<ReminderMarkRecord, ReminderMark>("reminder mark", bytes))
+            .collect::<Result<Vec<_>, _>>()?;
+        marks.sort_by_key(|mark| mark.day);
+        Ok(marks)
+    }
+
+    async fn put_telegram_notice(&self, notice: &TelegramNotice) -> Result<bool, StoreError> {
+        let mut con = self.connection()?;
+        let keys = self.keys.notices();
+        let queued: i64 = Script::new(PUT_NOTICE_SCRIPT)
+            .key(&keys.notices)
+            .key(&keys.due)
+            .arg(notice.id.as_str())
+            .arg(encode(&TelegramNoticeRecord::new(
+                notice,
+                notice.created_at,
+            )))
+            .arg(notice.created_at.millis())
+            .invoke_async(&mut con)
+            .await
+            .map_err(unavailable)?;
+        Ok(queued == 1)
+    }
+
+    async fn claim_telegram_notices(
+        &self,
+        now: Timestamp,
+        limit: usize,
+        hold_millis: i64,
+    ) -> Result<Vec<TelegramNotice>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let mut con = self.connection()?;
+        let keys = self.keys.notices();
+        let records: Vec<Vec<u8>> = Script::new(CLAIM_NOTICES_SCRIPT)
+            .key(&keys.notices)
+            .key(&keys.due)
+            .arg(now.millis())
+            .arg(now.plus_millis(hold_millis).millis())
+            .arg(limit)
+            .invoke_async(&mut con)
+            .await
+            .map_err(unavailable)?;
+        let mut claimed = Vec::with_capacity(records.len());
+        for bytes in records {
+            let notice: TelegramNotice =
+                from_json::<TelegramNoticeRecord, _>("telegram notice", &bytes)?;
+            if notice.is_live(now) {
+                claimed.push(notice);
+            } else {
+                self.ack_telegram_notice(&notice.id).await?;
+            }
+        }
+        Ok(claimed)
+    }
+
+    async fn ack_telegram_notice(&self, id: &NoticeId) -> Result<bool, StoreError> {
+        let mut con = self.connection()?;
+        let keys = self.keys.notices();
+        // One slot: both in one transaction.
+        let (removed, _): (i64, i64) = redis::pipe()
+            .atomic()
+            .cmd("HDEL")
+            .arg(&keys.notices)
+            .arg(id.as_str())
+            .cmd("ZREM")
+            .arg(&keys.due)
+            .arg(id.as_str())
+            .query_async(&mut con)
+            .await
+            .map_err(unavailable)?;
+        Ok(removed == 1)
     }
 
     async fn close(&self) -> Result<(), StoreError> {

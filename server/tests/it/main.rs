@@ -18,6 +18,8 @@ mod properties;
 mod schema;
 // Validation packs against committed snapshots: HTML, Markdown and JSON of the demo round.
 mod pack;
+// Reminders with a manual clock on both backends: who, which days, once, two instances, failures.
+mod reminders;
 // The store contract, the fold property and the key layout on both backends.
 mod store;
 // Helpers: locating the shipped folders, copying the catalogue to a temporary folder.

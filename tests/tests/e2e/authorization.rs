@@ -657,6 +657,21 @@ fn matrix() -> Vec<Row> {
             "mutation($id: Int!) { markTelegramUpdate(updateId: $id) }",
             |cell| json!({ "id": cell.n }),
         ),
+        // The round has no deadline: no reminder is queued, the claim finds none.
+        row(
+            Mutation,
+            "claimTelegramNotices",
+            BOT_ONLY,
+            "mutation { claimTelegramNotices(limit: 5) { id chatId } }",
+            no_variables,
+        ),
+        row(
+            Mutation,
+            "acknowledgeTelegramNotice",
+            BOT_ONLY,
+            "mutation($id: String!) { acknowledgeTelegramNotice(id: $id) }",
+            |_| json!({ "id": "r-2026/p-ana/7" }),
+        ),
         // Unlinks Ana's and Cy's chats: the last row that names a chat.
         row(
             Mutation,

@@ -317,3 +317,79 @@ async fn a_senior_manager_answers_the_outcome_protocol() {
     drop(bot);
     server.stop().await;
 }
+
+/// The tree of the reminder job: every update polls the server once for due notices and
+/// delivers them through the fake Bot API, as `bot::notices::run` does on a timer.
+fn delivery_tree() -> teloxide::dispatching::UpdateHandler<bot::handlers::HandlerError> {
+    teloxide::dptree::entry().endpoint(|bot: teloxide::Bot, backend: Arc<dyn Backend>| async move {
+        let delivered = bot::notices::deliver_once(backend.as_ref(), &bot)
+            .await
+            .expect("the server answers");
+        assert_eq!((delivered.dropped, delivered.retried), (0, 0));
+        Ok(())
+    })
+}
+
+/// A reminder from the server's scheduler reaches a linked person's chat through the
+/// bot, once: the bot claims it over GraphQL, sends it, acknowledges it, and the next
+/// poll finds nothing. People without a linked chat get none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_linked_person_gets_the_reminder_in_telegram_once() {
+    let clock = server::clock::Clock::manual(crate::reminders::before(7));
+    let server =
+        TestServer::spawn_with_clock(StoreBackend::Redb, None, "e2e", clock.clone(), |_| {}).await;
+    fixtures::arrange(&server).await;
+    crate::reminders::set_deadline(&server).await;
+    // Cy unlinks: he gets the email only.
+    let store = &server.state.store;
+    let cy_id = server::domain::PersonId::parse("p-cy").expect("id");
+    let mut cy = store.person(&cy_id).await.expect("read").expect("Cy");
+    cy.telegram_chat = None;
+    store.put_person(&cy).await.expect("unlinked");
+
+    // The scheduler's check (its task is off in tests; the check is the same).
+    let report = server::service::reminders::Reminders::of(&server.state)
+        .tick(clock.now())
+        .await
+        .expect("checked");
+    assert_eq!(report.sent.len(), 3, "Ana, Ben and Cy are emailed");
+    assert_eq!(report.notices, 2, "Ana and Ben are linked");
+
+    let bot_token = server.token(TokenRole::Bot).await;
+    let backend: Arc<dyn Backend> = Arc::new(
+        GraphqlBackend::new(&server.url, bot_token.into(), Duration::from_secs(10))
+            .expect("client"),
+    );
+    let mut bot: Mock = MockBot::new(MockMessageText::new().text("tick"), delivery_tree());
+    bot.dependencies(deps![Arc::clone(&backend)]);
+    bot.dispatch().await;
+    let mut sent: Vec<(i64, String)> = bot
+        .get_responses()
+        .sent_messages
+        .iter()
+        .map(|m| (m.chat.id.0, m.text().unwrap_or_default().to_owned()))
+        .collect();
+    sent.sort();
+    assert_eq!(
+        sent.iter().map(|(chat, _)| *chat).collect::<Vec<_>>(),
+        vec![ANA_CHAT, fixtures::BEN_CHAT],
+        "one reminder to each linked chat"
+    );
+    let ana = &sent[0].1;
+    assert!(
+        ana.starts_with("Reminder, p-ana: answers for JIU RBM 2026 are due by 2030-03-17"),
+        "{ana}"
+    );
+    assert!(ana.contains("0 of 51 required questions answered"), "{ana}");
+    assert!(ana.contains("/continue"), "{ana}");
+
+    // Delivered once: the next poll finds nothing.
+    bot.update(MockMessageText::new().text("tick"));
+    bot.dispatch().await;
+    assert!(
+        bot.get_responses().sent_messages.is_empty(),
+        "no reminder twice"
+    );
+    drop(bot);
+    server.stop().await;
+}

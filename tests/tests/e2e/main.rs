@@ -26,6 +26,8 @@ mod packs;
 mod profile;
 // schemathesis (PyPI) against the GraphQL endpoint with introspection on: no 5xx, no internal error.
 mod schemathesis;
+// Reminders from the server's own scheduler on a manual clock: once each, on redb and with two instances on Redis.
+mod reminders;
 // The server's HTTP surface: health, readiness, metrics, GraphiQL, ping.
 mod server;
 // A server spawned on a free port on either backend, and a GraphQL client.

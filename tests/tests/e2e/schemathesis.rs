@@ -97,7 +97,10 @@ async fn schemathesis_finds_no_server_error_in_the_graphql_api() {
         .find_map(|line| line.strip_prefix("stagewise_graphql_requests_total "))
         .and_then(|n| n.trim().parse().ok())
         .unwrap_or_default();
-    assert!(requests > 100, "schemathesis sent {requests} requests:\n{stdout}");
+    assert!(
+        requests > 100,
+        "schemathesis sent {requests} requests:\n{stdout}"
+    );
     assert!(
         metrics.contains("stagewise_errors_total{code=\"INTERNAL_SERVER_ERROR\"} 0"),
         "{metrics}"

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 use server::app::{App, AppState};
+use server::clock::Clock;
 use server::config::{BackendKind, LoadedSettings, Settings};
 use server::domain::{ApiToken, RoundId, Timestamp, TokenHash, TokenId, TokenRole};
 use tests::RedisServer;
@@ -55,6 +56,8 @@ pub fn settings(
     settings.store.redb.data_dir = data.path().to_path_buf();
     // Invitations a test sends without an SMTP server stay in its temporary folder.
     settings.email.outbox_dir = data.path().join("outbox");
+    // No reminder goes out unless a test asks for it (the reminder tests do).
+    settings.reminders.enabled = false;
     if let (Backend::Redis, Some(redis)) = (backend, redis) {
         settings.store.backend = BackendKind::Redis;
         settings.store.redis.url = redis.url().into();
@@ -88,10 +91,24 @@ impl TestServer {
         prefix: &str,
         adjust: impl FnOnce(&mut Settings),
     ) -> Self {
+        Self::spawn_with_clock(backend, redis, prefix, Clock::System, adjust).await
+    }
+
+    /// Spawns a server whose scheduled work (reminders) runs on `clock`, after `adjust`
+    /// has changed its settings.
+    pub async fn spawn_with_clock(
+        backend: Backend,
+        redis: Option<Arc<RedisServer>>,
+        prefix: &str,
+        clock: Clock,
+        adjust: impl FnOnce(&mut Settings),
+    ) -> Self {
         let data = tempfile::tempdir().expect("temp dir");
         let mut loaded = settings(backend, &data, redis.as_deref(), prefix);
         adjust(&mut loaded.settings);
-        let app = App::build(loaded).await.expect("the server builds");
+        let app = App::build_with_clock(loaded, clock)
+            .await
+            .expect("the server builds");
         let url = format!("http://127.0.0.1:{}", app.port());
         let state = app.state();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -189,3 +189,95 @@ async fn bad_codes_and_unknown_people_are_refused() {
     assert_eq!(error_code(&no_chat), Some("FORBIDDEN"));
     server.stop().await;
 }
+
+const INVITE: &str = "mutation($input: InviteByEmailInput!) { \
+    inviteByEmail(input: $input) { sent { personId } failed { personId } } }";
+
+/// The deep link in a received message, if any: `https://t.me/<bot>?start=<code>`.
+fn deep_link_in(message: &str) -> Option<String> {
+    let prefix = "https://t.me/stagewise_test_bot?start=";
+    let start = message.find(prefix)? + prefix.len();
+    Some(
+        message[start..]
+            .chars()
+            .take_while(char::is_ascii_hexdigit)
+            .collect(),
+    )
+}
+
+/// With a bot configured, the invitation of a person whose chat is not linked carries a
+/// deep link with a one-time code, and that code links a chat through the bot's GraphQL
+/// path; a person already linked gets no code.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invitation_carries_a_deep_link_that_links_the_chat() {
+    let sink = tests::smtp::SmtpSink::start();
+    let server = TestServer::spawn_with(Backend::Redb, None, "tg", |settings| {
+        settings.telegram.bot_username = "@stagewise_test_bot".to_owned();
+        settings.email.smtp_host = "127.0.0.1".to_owned();
+        settings.email.smtp_port = sink.port();
+        settings.email.tls = server::config::SmtpTls::None;
+    })
+    .await;
+    fixtures::arrange(&server).await;
+    // Ben has not linked a chat yet; Ana has (chat 1001).
+    let store = &server.state.store;
+    let ben_id = server::domain::PersonId::parse("p-ben").expect("id");
+    let mut ben = store.person(&ben_id).await.expect("read").expect("Ben");
+    ben.telegram_chat = None;
+    store.put_person(&ben).await.expect("unlinked");
+
+    let invited = server
+        .admin(
+            INVITE,
+            json!({ "input": { "roundId": ROUND, "organisationId": "unicef" } }),
+        )
+        .await;
+    assert_eq!(
+        data(&invited)["inviteByEmail"]["sent"]
+            .as_array()
+            .map(Vec::len),
+        Some(2)
+    );
+    let messages = sink.wait_for(2, std::time::Duration::from_secs(10));
+    let text_of = |to: &str| {
+        let message = messages
+            .iter()
+            .find(|m| m.to == [to])
+            .unwrap_or_else(|| panic!("a message to {to}"));
+        tests::smtp::decode_quoted_printable(&message.data)
+    };
+    let ana = text_of("p-ana@example.org");
+    assert_eq!(deep_link_in(&ana), None, "Ana is linked: no code for her");
+    let ben_message = text_of("p-ben@example.org");
+    let code = deep_link_in(&ben_message).expect("a deep link for Ben");
+    assert_eq!(code.len(), 32, "128 bits in hex: {ben_message}");
+
+    // The code links a new chat to Ben through the bot's path, once.
+    let bot = server.token(TokenRole::Bot).await;
+    let linked = server
+        .graphql_as(
+            Some(&bot),
+            Some(3003),
+            LINK,
+            json!({ "input": { "code": code } }),
+        )
+        .await;
+    assert_eq!(
+        data(&linked)["linkTelegramChat"],
+        json!({ "personId": "p-ben", "name": "p-ben", "linked": true })
+    );
+    let me = server
+        .graphql_as(Some(&bot), Some(3003), ME, json!({}))
+        .await;
+    assert_eq!(data(&me)["telegramMe"]["personId"], "p-ben");
+    let again = server
+        .graphql_as(
+            Some(&bot),
+            Some(3004),
+            LINK,
+            json!({ "input": { "code": code } }),
+        )
+        .await;
+    assert_eq!(error_code(&again), Some("NOT_FOUND"), "a code works once");
+    server.stop().await;
+}
