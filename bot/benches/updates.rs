@@ -17,10 +17,10 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 
+use bot::api::graphql::GraphqlBackend;
 use bot::api::{
     AnswerInput, ApiResult, Backend, Me, Next, QuestionView, ResponseView, Saved, Target,
 };
-use bot::api::graphql::GraphqlBackend;
 use bot::keyboards::{Action, Callback};
 use bot::outbox::Outbox;
 use bot::{Storage, handler_tree};
@@ -216,8 +216,11 @@ impl Backend for Timed {
         target: &Target,
         after: Option<&str>,
     ) -> ApiResult<Option<Next>> {
-        self.time("nextQuestion", self.inner.next_question(chat, target, after))
-            .await
+        self.time(
+            "nextQuestion",
+            self.inner.next_question(chat, target, after),
+        )
+        .await
     }
     async fn question(
         &self,

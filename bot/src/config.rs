@@ -85,7 +85,9 @@ impl WebhookSettings {
             anyhow::bail!("webhook.public_url must be an https URL (Telegram posts only to https)");
         }
         if url.path().len() < 2 {
-            anyhow::bail!("webhook.public_url needs a path, e.g. https://bot.example.org/telegram/<random>");
+            anyhow::bail!(
+                "webhook.public_url needs a path, e.g. https://bot.example.org/telegram/<random>"
+            );
         }
         Ok(url.path().to_owned())
     }
@@ -156,9 +158,7 @@ pub fn parse_webhook_secret(value: String) -> anyhow::Result<SecretString> {
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
     if !fits {
-        anyhow::bail!(
-            "{WEBHOOK_SECRET_VAR} must be 1 to 256 characters of A-Z, a-z, 0-9, _ and -"
-        );
+        anyhow::bail!("{WEBHOOK_SECRET_VAR} must be 1 to 256 characters of A-Z, a-z, 0-9, _ and -");
     }
     Ok(SecretString::from(value))
 }
@@ -208,7 +208,10 @@ mod tests {
                 .map(|e| e.to_string())
                 .unwrap_or_default();
             assert!(error.contains(WEBHOOK_SECRET_VAR), "{bad:?}: {error}");
-            assert!(bad.is_empty() || !error.contains(bad), "the value is not repeated");
+            assert!(
+                bad.is_empty() || !error.contains(bad),
+                "the value is not repeated"
+            );
         }
         assert!(parse_webhook_secret("x".repeat(257)).is_err());
     }

@@ -21,8 +21,8 @@
 //! The secret is never logged, nor are update bodies.
 
 use std::ops::ControlFlow;
-use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
 
 use async_trait::async_trait;
 use poem::http::StatusCode;
@@ -30,18 +30,18 @@ use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
 use poem::web::Data;
 use poem::{Body, EndpointExt, Request, Route, handler, post};
 use secrecy::{ExposeSecret, SecretString};
+use teloxide::Bot;
 use teloxide::dispatching::UpdateHandler;
 use teloxide::dptree::{self, di::DependencyMap};
 use teloxide::types::{Me, Update};
-use teloxide::Bot;
 
+use crate::Storage;
 use crate::api::{
     AnswerInput, ApiError, ApiResult, Backend, Me as Person, Next, QuestionView, ResponseView,
     Saved, Target,
 };
 use crate::handlers::HandlerError;
 use crate::outbox::Outbox;
-use crate::Storage;
 
 /// The header in which Telegram sends the webhook's secret token.
 pub const SECRET_HEADER: &str = "x-telegram-bot-api-secret-token";
@@ -214,7 +214,10 @@ impl Webhook {
         }
         match delivery.mark.load(Ordering::Acquire) {
             MARK_UNREACHABLE => {
-                tracing::warn!(update_id, "the server cannot record the update; Telegram will retry");
+                tracing::warn!(
+                    update_id,
+                    "the server cannot record the update; Telegram will retry"
+                );
                 Outcome::ServerUnreachable
             }
             MARK_SEEN => Outcome::Duplicate,
@@ -279,10 +282,7 @@ impl Listening {
     ///
     /// # Errors
     /// When serving fails.
-    pub async fn run_until(
-        self,
-        stop: impl Future<Output = ()> + Send,
-    ) -> std::io::Result<()> {
+    pub async fn run_until(self, stop: impl Future<Output = ()> + Send) -> std::io::Result<()> {
         poem::Server::new_with_acceptor(self.acceptor)
             .run_with_graceful_shutdown(
                 self.webhook.routes(&self.path),
@@ -424,7 +424,10 @@ mod tests {
         assert_eq!(Outcome::MissingSecret.status(), StatusCode::UNAUTHORIZED);
         assert_eq!(Outcome::WrongSecret.status(), StatusCode::FORBIDDEN);
         assert_eq!(Outcome::TooLarge.status(), StatusCode::PAYLOAD_TOO_LARGE);
-        assert_eq!(Outcome::ServerUnreachable.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            Outcome::ServerUnreachable.status(),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
         assert_eq!(Outcome::Handled.status(), StatusCode::OK);
     }
 }

@@ -247,7 +247,11 @@ impl Catalogue {
                     folder: folder.to_owned(),
                     version: file_version(name).filter(|_| !folder.is_empty()),
                 };
-                (file, Path::new("questionnaires").join(path), Ok(text.clone()))
+                (
+                    file,
+                    Path::new("questionnaires").join(path),
+                    Ok(text.clone()),
+                )
             })
             .collect();
         Self::assemble(sources)

@@ -31,9 +31,7 @@ use poem::{Body, Request, Response, Route, get, handler};
 use serde_json::json;
 
 use crate::app::AppState;
-use crate::domain::{
-    Actor, Channel, LinkToken, ResponseStatus, Timestamp, TokenHash,
-};
+use crate::domain::{Actor, Channel, LinkToken, ResponseStatus, Timestamp, TokenHash};
 use crate::service::answers::{self, SaveAnswers, SaveError};
 use crate::service::{access, links};
 

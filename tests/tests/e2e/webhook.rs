@@ -110,7 +110,10 @@ fn with_id(update: impl teloxide_tests::IntoUpdate, id: u32) -> Vec<u8> {
 
 fn text_update(id: u32, text: &str) -> Vec<u8> {
     with_id(
-        MockMessageText::new().text(text).chat(ana_chat()).from(ana()),
+        MockMessageText::new()
+            .text(text)
+            .chat(ana_chat())
+            .from(ana()),
         id,
     )
 }
@@ -199,8 +202,12 @@ async fn the_webhook_checks_its_secret_and_answers_after_the_update_is_stored() 
     let telegram = FakeTelegram::start();
     let bot_token = server.token(TokenRole::Bot).await;
     let backend: Arc<dyn Backend> = Arc::new(
-        GraphqlBackend::new(&server.url, bot_token.clone().into(), Duration::from_secs(10))
-            .expect("client"),
+        GraphqlBackend::new(
+            &server.url,
+            bot_token.clone().into(),
+            Duration::from_secs(10),
+        )
+        .expect("client"),
     );
     let parts = || async {
         Parts {
@@ -221,13 +228,26 @@ async fn the_webhook_checks_its_secret_and_answers_after_the_update_is_stored() 
 
     // No secret, or a wrong one: refused, nothing handled (the update id stays unseen, so
     // the same update is handled when it comes with the right secret).
-    assert_eq!(post(&hook.url, None, text_update(5001, "/continue")).await, 401);
     assert_eq!(
-        post(&hook.url, Some("webhook_Secret-43"), text_update(5001, "/continue")).await,
+        post(&hook.url, None, text_update(5001, "/continue")).await,
+        401
+    );
+    assert_eq!(
+        post(
+            &hook.url,
+            Some("webhook_Secret-43"),
+            text_update(5001, "/continue")
+        )
+        .await,
         403
     );
     assert_eq!(
-        post(&hook.url, Some(&SECRET[..5]), text_update(5001, "/continue")).await,
+        post(
+            &hook.url,
+            Some(&SECRET[..5]),
+            text_update(5001, "/continue")
+        )
+        .await,
         403
     );
     assert_eq!(
@@ -317,7 +337,12 @@ async fn the_webhook_checks_its_secret_and_answers_after_the_update_is_stored() 
     );
     let cut_off_hook = run(&cut_off).await;
     assert_eq!(
-        post(&cut_off_hook.url, Some(SECRET), text_update(5005, "/progress")).await,
+        post(
+            &cut_off_hook.url,
+            Some(SECRET),
+            text_update(5005, "/progress")
+        )
+        .await,
         503
     );
     // Once the server is back (the same update, on the endpoint that reaches it), it is
