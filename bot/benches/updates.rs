@@ -19,7 +19,7 @@ use async_trait::async_trait;
 
 use bot::api::graphql::GraphqlBackend;
 use bot::api::{
-    AnswerInput, ApiResult, Backend, Me, Next, QuestionView, ResponseView, Saved, Target,
+    AnswerInput, ApiResult, Backend, Me, Next, Notice, QuestionView, ResponseView, Saved, Target,
 };
 use bot::keyboards::{Action, Callback};
 use bot::outbox::Outbox;
@@ -265,6 +265,16 @@ impl Backend for Timed {
             self.inner.submit(chat, target, idempotency_key),
         )
         .await
+    }
+
+    async fn claim_notices(&self, limit: u32) -> ApiResult<Vec<Notice>> {
+        self.time("claimTelegramNotices", self.inner.claim_notices(limit))
+            .await
+    }
+
+    async fn ack_notice(&self, id: &str) -> ApiResult<bool> {
+        self.time("acknowledgeTelegramNotice", self.inner.ack_notice(id))
+            .await
     }
 }
 

@@ -37,8 +37,8 @@ use teloxide::types::{Me, Update};
 
 use crate::Storage;
 use crate::api::{
-    AnswerInput, ApiError, ApiResult, Backend, Me as Person, Next, QuestionView, ResponseView,
-    Saved, Target,
+    AnswerInput, ApiError, ApiResult, Backend, Me as Person, Next, Notice, QuestionView,
+    ResponseView, Saved, Target,
 };
 use crate::handlers::HandlerError;
 use crate::outbox::Outbox;
@@ -391,6 +391,14 @@ impl Backend for Delivery {
 
     async fn submit(&self, chat: i64, target: &Target, idempotency_key: &str) -> ApiResult<()> {
         self.inner.submit(chat, target, idempotency_key).await
+    }
+
+    async fn claim_notices(&self, limit: u32) -> ApiResult<Vec<Notice>> {
+        self.inner.claim_notices(limit).await
+    }
+
+    async fn ack_notice(&self, id: &str) -> ApiResult<bool> {
+        self.inner.ack_notice(id).await
     }
 }
 
