@@ -83,10 +83,10 @@ impl Callback {
         if self.question.is_empty() || self.question.contains(SEPARATOR) {
             return Err(CallbackError::BadQuestion(self.question.clone()));
         }
-        if let Action::Answer(value) = self.action {
-            if value > 9 {
-                return Err(CallbackError::BadAnswer(value));
-            }
+        if let Action::Answer(value) = self.action
+            && value > 9
+        {
+            return Err(CallbackError::BadAnswer(value));
         }
         let encoded = format!(
             "{}{SEPARATOR}{}{SEPARATOR}{:x}",
