@@ -415,7 +415,7 @@ async fn run() {
     // Check the work was done: every chat's component 1.1 has its required answers.
     let mut complete = 0;
     for n in 0..chats() {
-        let target = bot::api::Target {
+        let target = Target {
             round_id: "bench-2026".to_owned(),
             organisation_id: format!("org-{n}"),
             instrument: "jiu-rbm-stages@1".to_owned(),
