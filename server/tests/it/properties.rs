@@ -415,10 +415,10 @@ fn temp_dir() -> tempfile::TempDir {
     // A memory-backed folder where there is one: the property is about inputs, not disk
     // flushes, and 10,000 durable commits on a slow disk would dominate the run.
     let shm = std::path::Path::new("/dev/shm");
-    if shm.is_dir() {
-        if let Ok(dir) = tempfile::tempdir_in(shm) {
-            return dir;
-        }
+    if shm.is_dir()
+        && let Ok(dir) = tempfile::tempdir_in(shm)
+    {
+        return dir;
     }
     tempfile::tempdir().expect("temp dir")
 }
