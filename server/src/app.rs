@@ -84,13 +84,14 @@ impl App {
     /// `clock`.
     ///
     /// # Errors
-    /// As [`App::build`], and for invalid `[reminders]` settings.
+    /// As [`App::build`], and for invalid `[reminders]` or `[store.redis]` settings.
     pub async fn build_with_clock(settings: LoadedSettings, clock: Clock) -> anyhow::Result<Self> {
         let started = Instant::now();
         settings
             .settings
             .reminders
             .check()
+            .and_then(|()| settings.settings.store.redis.check())
             .map_err(|problem| anyhow::anyhow!("invalid configuration: {problem}"))?;
         let catalogue_dir = settings.catalogue_dir();
         let catalogue = Catalogue::load(&catalogue_dir).with_context(|| {

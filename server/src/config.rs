@@ -296,6 +296,35 @@ pub struct RedisSettings {
     pub url: SecretString,
     /// Prefix of every key: 1–32 characters of `[a-z0-9-_:]`.
     pub key_prefix: String,
+    /// Milliseconds one connection attempt to Redis may take.
+    pub connect_timeout_ms: u64,
+    /// Milliseconds one Redis command may wait for its reply; a request whose command
+    /// times out fails with the retryable code `UNAVAILABLE` instead of hanging.
+    pub response_timeout_ms: u64,
+}
+
+impl RedisSettings {
+    /// Checks the values that types do not: both timeouts at least 1 ms.
+    ///
+    /// # Errors
+    /// A message naming the key that is wrong.
+    pub fn check(&self) -> Result<(), String> {
+        if self.connect_timeout_ms == 0 {
+            return Err("store.redis.connect_timeout_ms must be at least 1".to_owned());
+        }
+        if self.response_timeout_ms == 0 {
+            return Err("store.redis.response_timeout_ms must be at least 1".to_owned());
+        }
+        Ok(())
+    }
+
+    /// The connection's timeouts.
+    pub fn timeouts(&self) -> crate::store::redis::Timeouts {
+        crate::store::redis::Timeouts {
+            connect: std::time::Duration::from_millis(self.connect_timeout_ms),
+            response: std::time::Duration::from_millis(self.response_timeout_ms),
+        }
+    }
 }
 
 fn expose<S: serde::Serializer>(secret: &SecretString, serializer: S) -> Result<S::Ok, S::Error> {
@@ -307,13 +336,18 @@ impl Default for RedisSettings {
         Self {
             url: SecretString::from("redis://127.0.0.1:6379/"),
             key_prefix: "stagewise".to_owned(),
+            connect_timeout_ms: 2000,
+            response_timeout_ms: 5000,
         }
     }
 }
 
 impl PartialEq for RedisSettings {
     fn eq(&self, other: &Self) -> bool {
-        self.url.expose_secret() == other.url.expose_secret() && self.key_prefix == other.key_prefix
+        self.url.expose_secret() == other.url.expose_secret()
+            && self.key_prefix == other.key_prefix
+            && self.connect_timeout_ms == other.connect_timeout_ms
+            && self.response_timeout_ms == other.response_timeout_ms
     }
 }
 
@@ -468,6 +502,23 @@ mod tests {
                 days_before: days,
                 check_interval_secs: interval,
                 ..RemindersSettings::default()
+            };
+            let error = settings.check().expect_err("refused");
+            assert!(error.contains(key), "{error}");
+        }
+    }
+
+    #[test]
+    fn redis_timeouts_are_checked() {
+        assert_eq!(RedisSettings::default().check(), Ok(()));
+        for (connect, response, key) in [
+            (0, 5000, "connect_timeout_ms"),
+            (2000, 0, "response_timeout_ms"),
+        ] {
+            let settings = RedisSettings {
+                connect_timeout_ms: connect,
+                response_timeout_ms: response,
+                ..RedisSettings::default()
             };
             let error = settings.check().expect_err("refused");
             assert!(error.contains(key), "{error}");

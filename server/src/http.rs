@@ -43,14 +43,25 @@ pub fn routes(state: Arc<AppState>) -> impl poem::Endpoint {
 }
 
 /// A GraphQL-shaped error response outside the executor (body too large, not JSON).
+/// A GraphQL-shaped error answered before the request reaches GraphQL. `UNAVAILABLE`
+/// carries `extensions.retryable` and a `Retry-After` header, as the same code does from
+/// a resolver.
 fn error_response(status: StatusCode, code: Code, message: &str) -> Response {
+    let mut extensions = serde_json::json!({ "code": code.as_str() });
+    let retryable = code == Code::Unavailable;
+    if retryable {
+        extensions["retryable"] = serde_json::Value::Bool(true);
+    }
     let body = serde_json::json!({
-        "errors": [{ "message": message, "extensions": { "code": code.as_str() } }]
+        "errors": [{ "message": message, "extensions": extensions }]
     });
-    Response::builder()
+    let mut response = Response::builder()
         .status(status)
-        .content_type("application/json")
-        .body(body.to_string())
+        .content_type("application/json");
+    if retryable {
+        response = response.header(header::RETRY_AFTER, "1");
+    }
+    response.body(body.to_string())
 }
 
 fn bearer(request: &Request) -> Option<&str> {
@@ -278,6 +289,39 @@ fn metrics(Data(state): Data<&Arc<AppState>>) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn unavailable_before_graphql_says_retryable_and_when() {
+        let response = error_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            Code::Unavailable,
+            "the service is briefly unavailable; retry",
+        );
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            response
+                .headers()
+                .get(header::RETRY_AFTER)
+                .map(|v| v.as_bytes()),
+            Some(&b"1"[..])
+        );
+        let body: serde_json::Value =
+            serde_json::from_str(&response.into_body().into_string().await.expect("body"))
+                .expect("json");
+        assert_eq!(
+            body["errors"][0]["extensions"],
+            serde_json::json!({ "code": "UNAVAILABLE", "retryable": true })
+        );
+        let refused = error_response(StatusCode::BAD_REQUEST, Code::BadUserInput, "no");
+        assert!(refused.headers().get(header::RETRY_AFTER).is_none());
+        let body: serde_json::Value =
+            serde_json::from_str(&refused.into_body().into_string().await.expect("body"))
+                .expect("json");
+        assert_eq!(
+            body["errors"][0]["extensions"],
+            serde_json::json!({ "code": "BAD_USER_INPUT" })
+        );
+    }
 
     #[test]
     fn the_websocket_secret_comes_from_the_init_payload_only_as_a_bearer() {

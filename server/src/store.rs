@@ -394,7 +394,12 @@ pub async fn open(settings: &crate::config::LoadedSettings) -> Result<SharedStor
     Ok(match store.backend {
         crate::config::BackendKind::Redb => Arc::new(redb::open(&settings.redb_path())?),
         crate::config::BackendKind::Redis => Arc::new(
-            redis::connect(store.redis.url.expose_secret(), &store.redis.key_prefix).await?,
+            redis::connect_with(
+                store.redis.url.expose_secret(),
+                &store.redis.key_prefix,
+                store.redis.timeouts(),
+            )
+            .await?,
         ),
     })
 }

@@ -1,9 +1,12 @@
 //! Helpers shared by the tests of every crate: locating the repository's folders and
-//! starting real services (a private `redis-server`, an SMTP sink in `smtp`) on free loopback ports.
+//! starting real services (a private `redis-server`, an SMTP sink in `smtp`) on free loopback ports,
+//! a fault-injecting TCP proxy (`proxy`) and a load of answer writes with its check (`load`).
 //!
 //! Only test support lives here, no product logic. Each service is a child process that
 //! is killed when its handle drops; readiness is polled, never slept for.
 
+pub mod load;
+pub mod proxy;
 pub mod smtp;
 
 use std::io::{BufRead, BufReader, Write};

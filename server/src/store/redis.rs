@@ -52,12 +52,27 @@ use crate::domain::{
 /// request succeeded, so this only bounds the wait of one request under heavy contention.
 const MAX_ATTEMPTS: usize = 100;
 
-/// How long one command may wait for its reply. The library's default (500 ms) is short
-/// for a server that fsyncs every write; a timeout is reported as retryable anyway.
-const RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a connection to Redis may wait (`[store.redis]` `connect_timeout_ms` and
+/// `response_timeout_ms`). A command that times out fails with the retryable
+/// [`StoreError::Unavailable`], so a stalled Redis never holds a request up for longer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// One connection attempt.
+    pub connect: Duration,
+    /// One command's reply.
+    pub response: Duration,
+}
 
-/// How long one connection attempt may take.
-const CONNECTION_TIMEOUT: Duration = Duration::from_secs(2);
+impl Default for Timeouts {
+    /// 2 s to connect, 5 s per reply. The library's default reply timeout (500 ms) is
+    /// short for a server that fsyncs every write.
+    fn default() -> Self {
+        Self {
+            connect: Duration::from_secs(2),
+            response: Duration::from_secs(5),
+        }
+    }
+}
 
 /// How many times a lost connection is retried (with exponential back-off from 100 ms)
 /// before a request fails; the next request tries again.
@@ -211,22 +226,36 @@ enum Contention {
 #[error("invalid redis key prefix {0:?}: use 1 to 32 characters of a-z, 0-9, '-', '_', ':'")]
 struct InvalidPrefix(String);
 
+/// Opens a store on the Redis server at `url`, with every key under `prefix`, with the
+/// default [`Timeouts`].
+///
+/// # Errors
+/// As [`connect_with`].
+pub async fn connect(url: &str, prefix: &str) -> Result<RedisStore, StoreError> {
+    connect_with(url, prefix, Timeouts::default()).await
+}
+
 /// Opens a store on the Redis server at `url`, with every key under `prefix`.
 ///
 /// The connection reconnects by itself after a failure; the request that saw the
-/// failure fails with [`StoreError::Unavailable`].
+/// failure (or waited longer than `timeouts.response`) fails with
+/// [`StoreError::Unavailable`].
 ///
 /// # Errors
 /// [`StoreError::Unavailable`] when the prefix is invalid or the server cannot be reached.
-pub async fn connect(url: &str, prefix: &str) -> Result<RedisStore, StoreError> {
+pub async fn connect_with(
+    url: &str,
+    prefix: &str,
+    timeouts: Timeouts,
+) -> Result<RedisStore, StoreError> {
     if !keys::is_valid_prefix(prefix) {
         return Err(StoreError::unavailable(InvalidPrefix(prefix.to_owned())));
     }
     // The client's errors name what is wrong with the URL, never the URL itself.
     let client = redis::Client::open(url).map_err(unavailable)?;
     let config = ConnectionManagerConfig::new()
-        .set_response_timeout(Some(RESPONSE_TIMEOUT))
-        .set_connection_timeout(Some(CONNECTION_TIMEOUT))
+        .set_response_timeout(Some(timeouts.response))
+        .set_connection_timeout(Some(timeouts.connect))
         .set_number_of_retries(CONNECTION_RETRIES);
     let mut connection = client
         .get_connection_manager_with_config(config)

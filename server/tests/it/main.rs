@@ -6,6 +6,8 @@ mod answers;
 mod catalogue;
 // The `stagewise-server` binary: start, `catalogue check`, `catalogue export`.
 mod cli;
+// Crash safety over HTTP: the server binary killed under 1,000 concurrent saveAnswers, on redb and on Redis.
+mod crash_http;
 // Every text of every instrument against the seed documents it was transcribed from.
 mod fidelity;
 // Crash safety: kill -9 during a burst of writes, on redb and on Redis.

@@ -33,7 +33,7 @@ const PROBE_WAIT: Duration = Duration::from_millis(100);
 const SUBSCRIPTION: &str = "subscription($roundId: String!) { roundEvents(roundId: $roundId) \
      { kind roundId responseId questionIds seq channel status at } }";
 
-type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+pub(crate) type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// A websocket client speaking `protocol` to `server`.
 async fn open(server: &TestServer, protocol: &'static str) -> Socket {
@@ -107,7 +107,7 @@ async fn rounds(server: &TestServer, ids: &[&str]) {
     }
 }
 
-async fn connect(server: &TestServer, token: Option<&str>) -> Socket {
+pub(crate) async fn connect(server: &TestServer, token: Option<&str>) -> Socket {
     let mut socket = open(server, "graphql-transport-ws").await;
     let payload = match token {
         Some(token) => json!({ "authorization": format!("Bearer {token}") }),
@@ -122,7 +122,7 @@ async fn connect(server: &TestServer, token: Option<&str>) -> Socket {
     socket
 }
 
-async fn subscribe(socket: &mut Socket, id: &str, round: &str) {
+pub(crate) async fn subscribe(socket: &mut Socket, id: &str, round: &str) {
     send(
         socket,
         json!({
@@ -150,7 +150,7 @@ fn is_probe(event: &Value) -> bool {
 }
 
 /// Publishes probes for `round_id` on `server` until subscription `id` receives one.
-async fn until_live(server: &TestServer, socket: &mut Socket, id: &str, round_id: &str) {
+pub(crate) async fn until_live(server: &TestServer, socket: &mut Socket, id: &str, round_id: &str) {
     for n in 0..(WAIT.as_millis() / PROBE_WAIT.as_millis()) {
         server
             .state
@@ -169,7 +169,7 @@ async fn until_live(server: &TestServer, socket: &mut Socket, id: &str, round_id
 }
 
 /// The next event of subscription `id` that is not a probe.
-async fn next_event(socket: &mut Socket, id: &str) -> Value {
+pub(crate) async fn next_event(socket: &mut Socket, id: &str) -> Value {
     loop {
         let message = receive(socket).await;
         assert_eq!(message["type"], "next", "{message}");

@@ -20,12 +20,16 @@ mod catalogue;
 mod events;
 // Downloads behind the API token: CSV, XLSX and JSON exports and SVG charts, read back, on both backends.
 mod exports;
+// Redis connections cut, stalled, killed and paused under a load of answers: coded retryable errors, recovery, nothing lost.
+mod faults;
 // Data arranged directly in the store: organisations, people, a round, assignments.
 mod fixtures;
 // Validation packs (HTML printed to PDF by headless Chromium, Markdown, JSON) and the validator's workflow, on both backends.
 mod packs;
 // Profiles, flags and the round matrix from answers given over the API, on both backends.
 mod profile;
+// Two instances on one Redis under concurrent writes through both: answers read back on either, every event on each.
+mod scale_out;
 // schemathesis (PyPI) against the GraphQL endpoint with introspection on: no 5xx, no internal error.
 mod schemathesis;
 // Reminders from the server's own scheduler on a manual clock: once each, on redb and with two instances on Redis.
