@@ -291,9 +291,13 @@ impl Default for RedbSettings {
 #[serde(deny_unknown_fields, default)]
 pub struct RedisSettings {
     /// Connection URL, e.g. `redis://127.0.0.1:6379/` or `rediss://:password@host/`.
-    /// Secret: it may hold a password, so it is never printed.
+    /// Secret: it may hold a password, so it is never printed. On a cluster, the URL of
+    /// any one of its nodes.
     #[serde(serialize_with = "expose")]
     pub url: SecretString,
+    /// Whether `url` is a node of a Redis Cluster (cluster mode enabled): the store then
+    /// learns the other nodes from it and sends each command to the node of its slot.
+    pub cluster: bool,
     /// Prefix of every key: 1–32 characters of `[a-z0-9-_:]`.
     pub key_prefix: String,
     /// Milliseconds one connection attempt to Redis may take.
@@ -335,6 +339,7 @@ impl Default for RedisSettings {
     fn default() -> Self {
         Self {
             url: SecretString::from("redis://127.0.0.1:6379/"),
+            cluster: false,
             key_prefix: "stagewise".to_owned(),
             connect_timeout_ms: 2000,
             response_timeout_ms: 5000,
@@ -345,6 +350,7 @@ impl Default for RedisSettings {
 impl PartialEq for RedisSettings {
     fn eq(&self, other: &Self) -> bool {
         self.url.expose_secret() == other.url.expose_secret()
+            && self.cluster == other.cluster
             && self.key_prefix == other.key_prefix
             && self.connect_timeout_ms == other.connect_timeout_ms
             && self.response_timeout_ms == other.response_timeout_ms

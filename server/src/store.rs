@@ -393,6 +393,14 @@ pub async fn open(settings: &crate::config::LoadedSettings) -> Result<SharedStor
     let store = &settings.settings.store;
     Ok(match store.backend {
         crate::config::BackendKind::Redb => Arc::new(redb::open(&settings.redb_path())?),
+        crate::config::BackendKind::Redis if store.redis.cluster => Arc::new(
+            redis::connect_cluster(
+                &[store.redis.url.expose_secret()],
+                &store.redis.key_prefix,
+                store.redis.timeouts(),
+            )
+            .await?,
+        ),
         crate::config::BackendKind::Redis => Arc::new(
             redis::connect_with(
                 store.redis.url.expose_secret(),

@@ -56,6 +56,8 @@ pub struct RedisServer {
     child: Option<Child>,
     port: u16,
     dir: tempfile::TempDir,
+    /// Extra `redis-server` arguments (cluster mode).
+    extra: Vec<String>,
 }
 
 impl RedisServer {
@@ -70,6 +72,7 @@ impl RedisServer {
             child: None,
             port: free_port(),
             dir,
+            extra: Vec::new(),
         };
         server.spawn();
         server
@@ -82,6 +85,7 @@ impl RedisServer {
             .args(["--appendonly", "yes", "--appendfsync", "always"])
             .args(["--save", "", "--daemonize", "no", "--protected-mode", "yes"])
             .args(["--logfile", "redis.log"])
+            .args(&self.extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -147,6 +151,81 @@ impl RedisServer {
             }
         }
         line.trim_end().to_owned()
+    }
+}
+
+/// A local Redis Cluster of three primaries (no replicas), each a [`RedisServer`] in
+/// cluster mode in its own temporary directory, with the slots spread by
+/// `redis-cli --cluster create`. Ready once every node reports `cluster_state:ok`;
+/// killed when dropped.
+pub struct RedisCluster {
+    nodes: Vec<RedisServer>,
+}
+
+impl RedisCluster {
+    /// Starts the three nodes and forms the cluster.
+    ///
+    /// # Panics
+    /// When `redis-server` or `redis-cli` is missing, or the cluster does not form.
+    pub fn start() -> Self {
+        let nodes: Vec<RedisServer> = (0..3)
+            .map(|_| {
+                let mut node = RedisServer {
+                    child: None,
+                    port: cluster_port(),
+                    dir: tempfile::tempdir().expect("temporary directory for redis-server"),
+                    extra: ["--cluster-enabled", "yes", "--cluster-node-timeout", "5000"]
+                        .map(str::to_owned)
+                        .to_vec(),
+                };
+                node.spawn();
+                node
+            })
+            .collect();
+        let addresses: Vec<String> = nodes
+            .iter()
+            .map(|node| format!("127.0.0.1:{}", node.port))
+            .collect();
+        let created = Command::new("redis-cli")
+            .args(["--cluster", "create"])
+            .args(&addresses)
+            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run redis-cli ({e}); it comes with redis-server"));
+        assert!(
+            created.status.success(),
+            "redis-cli --cluster create failed: {}",
+            String::from_utf8_lossy(&created.stdout)
+        );
+        let cluster = Self { nodes };
+        wait_until("redis cluster", Duration::from_secs(30), || {
+            cluster.nodes.iter().all(|node| {
+                node.command(&["CLUSTER", "INFO"])
+                    .starts_with("cluster_state:ok")
+            })
+        });
+        cluster
+    }
+
+    /// The nodes.
+    pub fn nodes(&self) -> &[RedisServer] {
+        &self.nodes
+    }
+
+    /// The URL of node `index` (0, 1 or 2): any node leads a cluster client to the rest.
+    pub fn url(&self, index: usize) -> String {
+        self.nodes[index].url()
+    }
+}
+
+/// A free loopback port whose cluster bus port (port + 10000) is free too.
+fn cluster_port() -> u16 {
+    loop {
+        let port = free_port();
+        if port < 55_000 && TcpListener::bind((Ipv4Addr::LOCALHOST, port + 10_000)).is_ok() {
+            return port;
+        }
     }
 }
 

@@ -13,10 +13,11 @@
 //! read. The script compares and writes, nothing more, so the rules cannot drift apart
 //! between backends, while the check and the write stay one atomic step in Redis.
 //!
-//! Keys used together by one transaction or script share a hash tag (one cluster slot),
-//! so the layout stays valid should the store move to Redis Cluster. Operations that span
-//! several slots (a record and its id set, a person and the chat index) are sequences of
-//! idempotent steps instead, ordered so that a retry converges.
+//! It runs on one Redis server or on a Redis Cluster (`[store.redis] cluster = true`, see
+//! [`Connection`]). Keys used together by one transaction or script share a hash tag (one
+//! cluster slot), and no pipeline mixes slots. Operations that span several slots (a
+//! record and its id set, a person and the chat index) are sequences of idempotent steps
+//! instead, ordered so that a retry converges.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -25,8 +26,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{RedisError, Script};
+use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use redis::cluster::ClusterClientBuilder;
+use redis::cluster_async::ClusterConnection;
+use redis::{Cmd, FromRedisValue, Pipeline, RedisError, RedisFuture, Script, Value};
 use serde::de::DeserializeOwned;
 
 use super::AuditEntry;
@@ -77,6 +80,10 @@ impl Default for Timeouts {
 /// How many times a lost connection is retried (with exponential back-off from 100 ms)
 /// before a request fails; the next request tries again.
 const CONNECTION_RETRIES: usize = 4;
+
+/// [`CONNECTION_RETRIES`] for the cluster client, which also retries a command that
+/// met a moved slot or a failover.
+const CLUSTER_RETRIES: u32 = 4;
 
 /// The write half of [`RedisStore::execute`]. It holds no product rule: it applies a write
 /// planned in Rust if, and only if, the state the plan was made from is unchanged.
@@ -181,7 +188,7 @@ return out
 
 /// A [`Store`] on a Redis server, shared by every server instance that uses it.
 pub struct RedisStore {
-    connection: ConnectionManager,
+    connection: Connection,
     keys: KeyLayout,
     write: Script,
     closed: AtomicBool,
@@ -248,19 +255,57 @@ pub async fn connect_with(
     prefix: &str,
     timeouts: Timeouts,
 ) -> Result<RedisStore, StoreError> {
-    if !keys::is_valid_prefix(prefix) {
-        return Err(StoreError::unavailable(InvalidPrefix(prefix.to_owned())));
-    }
+    check_prefix(prefix)?;
     // The client's errors name what is wrong with the URL, never the URL itself.
     let client = redis::Client::open(url).map_err(unavailable)?;
     let config = ConnectionManagerConfig::new()
         .set_response_timeout(Some(timeouts.response))
         .set_connection_timeout(Some(timeouts.connect))
         .set_number_of_retries(CONNECTION_RETRIES);
-    let mut connection = client
+    let connection = client
         .get_connection_manager_with_config(config)
         .await
         .map_err(unavailable)?;
+    ready(Connection::Single(connection), prefix).await
+}
+
+/// Opens a store on the Redis Cluster that the nodes at `urls` belong to (any of its
+/// nodes will do: the client learns the others, and which node holds which slot, from
+/// them), with every key under `prefix`.
+///
+/// Commands go to the node holding their key's slot and follow the cluster when slots
+/// move or a replica takes over; a request that fails meanwhile fails with
+/// [`StoreError::Unavailable`], as on one server.
+///
+/// # Errors
+/// [`StoreError::Unavailable`] when the prefix is invalid, no URL is given or no node can
+/// be reached.
+pub async fn connect_cluster(
+    urls: &[&str],
+    prefix: &str,
+    timeouts: Timeouts,
+) -> Result<RedisStore, StoreError> {
+    check_prefix(prefix)?;
+    let client = ClusterClientBuilder::new(urls.iter().copied())
+        .connection_timeout(timeouts.connect)
+        .response_timeout(timeouts.response)
+        .retries(CLUSTER_RETRIES)
+        .build()
+        .map_err(unavailable)?;
+    let connection = client.get_async_connection().await.map_err(unavailable)?;
+    ready(Connection::Cluster(connection), prefix).await
+}
+
+fn check_prefix(prefix: &str) -> Result<(), StoreError> {
+    if keys::is_valid_prefix(prefix) {
+        Ok(())
+    } else {
+        Err(StoreError::unavailable(InvalidPrefix(prefix.to_owned())))
+    }
+}
+
+/// Checks that Redis answers, then builds the store on `connection`.
+async fn ready(mut connection: Connection, prefix: &str) -> Result<RedisStore, StoreError> {
     redis::cmd("PING")
         .query_async::<String>(&mut connection)
         .await
@@ -274,6 +319,76 @@ pub async fn connect_with(
         metas: Mutex::default(),
         changes: Changes::new(Some(ROUND_TTL)),
     })
+}
+
+/// The store's connection: one Redis server, or a Redis Cluster.
+///
+/// Both are cheap handles onto multiplexed connections that reconnect by themselves.
+/// On a cluster, every command, script and transaction is routed by its key's slot, so
+/// a pipeline must never mix slots: [`query_each`] sends commands of several slots.
+#[derive(Clone)]
+pub(crate) enum Connection {
+    /// One server (or a primary with replicas behind one address).
+    Single(ConnectionManager),
+    /// A Redis Cluster.
+    Cluster(ClusterConnection),
+}
+
+impl ConnectionLike for Connection {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            Self::Single(connection) => connection.req_packed_command(cmd),
+            Self::Cluster(connection) => connection.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            Self::Single(connection) => connection.req_packed_commands(pipeline, offset, count),
+            Self::Cluster(connection) => connection.req_packed_commands(pipeline, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Self::Single(connection) => connection.get_db(),
+            Self::Cluster(connection) => connection.get_db(),
+        }
+    }
+}
+
+/// Runs commands that may touch keys of different slots, and returns their replies in
+/// order. On one server they go in one pipeline (one round trip, not a transaction); on
+/// a cluster each is routed on its own, all at once.
+async fn query_each<T: FromRedisValue + Send>(
+    con: &mut Connection,
+    commands: Vec<Cmd>,
+) -> Result<Vec<T>, StoreError> {
+    match con {
+        Connection::Single(_) => {
+            if commands.is_empty() {
+                return Ok(Vec::new());
+            }
+            let mut pipe = redis::pipe();
+            for command in commands {
+                pipe.add_command(command);
+            }
+            pipe.query_async(con).await.map_err(unavailable)
+        }
+        Connection::Cluster(cluster) => {
+            futures_util::future::try_join_all(commands.into_iter().map(|command| {
+                let mut cluster = cluster.clone();
+                async move { command.query_async::<T>(&mut cluster).await }
+            }))
+            .await
+            .map_err(unavailable)
+        }
+    }
 }
 
 fn unavailable(error: RedisError) -> StoreError {
@@ -434,7 +549,7 @@ impl PlannedWrite {
 impl RedisStore {
     /// The connection, unless the store was closed. The manager is a cheap handle onto
     /// one multiplexed connection.
-    fn connection(&self) -> Result<ConnectionManager, StoreError> {
+    fn connection(&self) -> Result<Connection, StoreError> {
         if self.closed.load(Ordering::Acquire) {
             Err(StoreError::Closed)
         } else {
@@ -444,7 +559,7 @@ impl RedisStore {
 
     /// One record by key.
     async fn get_record<R, T>(
-        con: &mut ConnectionManager,
+        con: &mut Connection,
         what: &str,
         key: &str,
     ) -> Result<Option<T>, StoreError>
@@ -460,10 +575,10 @@ impl RedisStore {
         bytes.map(|b| from_json::<R, T>(what, &b)).transpose()
     }
 
-    /// Several records by key, skipping missing ones. A plain pipeline, not MGET: the keys
-    /// live in different slots, and on a cluster client each GET routes on its own.
+    /// Several records by key, skipping missing ones. One GET per key, not MGET: the keys
+    /// live in different slots (see [`query_each`]).
     async fn get_records<R, T>(
-        con: &mut ConnectionManager,
+        con: &mut Connection,
         what: &str,
         keys: &[String],
     ) -> Result<Vec<T>, StoreError>
@@ -474,11 +589,8 @@ impl RedisStore {
         if keys.is_empty() {
             return Ok(Vec::new());
         }
-        let mut pipe = redis::pipe();
-        for key in keys {
-            pipe.cmd("GET").arg(key);
-        }
-        let values: Vec<Option<Vec<u8>>> = pipe.query_async(con).await.map_err(unavailable)?;
+        let gets = keys.iter().map(|key| redis::cmd("GET").arg(key).clone());
+        let values: Vec<Option<Vec<u8>>> = query_each(con, gets.collect()).await?;
         values
             .into_iter()
             .flatten()
@@ -490,7 +602,7 @@ impl RedisStore {
     /// listing shared by organisations, people and rounds. Ids are parsed before they
     /// become keys, so a corrupt index entry never reaches a key name.
     async fn list_indexed<R, T, K: Ord>(
-        con: &mut ConnectionManager,
+        con: &mut Connection,
         what: &str,
         index: &str,
         key_of: impl Fn(&str) -> Result<String, StoreError>,
@@ -511,7 +623,7 @@ impl RedisStore {
     }
 
     /// The members of a set.
-    async fn members(con: &mut ConnectionManager, key: &str) -> Result<Vec<String>, StoreError> {
+    async fn members(con: &mut Connection, key: &str) -> Result<Vec<String>, StoreError> {
         redis::cmd("SMEMBERS")
             .arg(key)
             .query_async(con)
@@ -522,21 +634,21 @@ impl RedisStore {
     /// Writes a record and adds its id to an id set. Two slots, so two commands in order:
     /// the record first, so that a listed id always has a record; a retry converges.
     async fn put_indexed(
-        con: &mut ConnectionManager,
+        con: &mut Connection,
         key: &str,
         record: Vec<u8>,
         set: &str,
         id: &str,
     ) -> Result<(), StoreError> {
-        redis::pipe()
-            .cmd("SET")
+        redis::cmd("SET")
             .arg(key)
             .arg(record)
-            .ignore()
-            .cmd("SADD")
+            .exec_async(&mut *con)
+            .await
+            .map_err(unavailable)?;
+        redis::cmd("SADD")
             .arg(set)
             .arg(id)
-            .ignore()
             .exec_async(con)
             .await
             .map_err(unavailable)
@@ -544,7 +656,7 @@ impl RedisStore {
 
     /// The events an idempotency record points at.
     async fn recorded_events(
-        con: &mut ConnectionManager,
+        con: &mut Connection,
         keys: &ResponseKeys,
         id: &ResponseId,
         record: &IdempotencyRecord,
@@ -641,7 +753,7 @@ impl RedisStore {
     /// Runs the write script once.
     async fn run_write(
         &self,
-        con: &mut ConnectionManager,
+        con: &mut Connection,
         keys: &ResponseKeys,
         request: &ResponseRequest,
         stored: &StoredMeta,
@@ -1152,12 +1264,13 @@ impl Store for RedisStore {
         if keys.is_empty() {
             return Ok(keys);
         }
-        // Each meta lives in its response's slot: a plain pipeline, one EXISTS per key.
-        let mut pipe = redis::pipe();
-        for key in &keys {
-            pipe.cmd("EXISTS").arg(self.keys.response(&key.id()).meta);
-        }
-        let exists: Vec<bool> = pipe.query_async(&mut con).await.map_err(unavailable)?;
+        // Each meta lives in its response's slot: one EXISTS per key (see `query_each`).
+        let checks = keys.iter().map(|key| {
+            redis::cmd("EXISTS")
+                .arg(self.keys.response(&key.id()).meta)
+                .clone()
+        });
+        let exists: Vec<bool> = query_each(&mut con, checks.collect()).await?;
         let mut exists = exists.into_iter();
         keys.retain(|_| exists.next().unwrap_or(false));
         keys.sort_by_cached_key(|key| key.id().as_str().to_owned());
@@ -1231,18 +1344,19 @@ impl Store for RedisStore {
             .query_async(&mut con)
             .await
             .map_err(unavailable)?;
-        // Record, then index, then the replaced record: each step idempotent, in an order
-        // where a failure leaves the old secret working rather than no secret.
-        redis::pipe()
-            .cmd("SET")
+        // Record, then index, then the replaced record (three slots, three commands): each
+        // step idempotent, in an order where a failure leaves the old secret working rather
+        // than no secret.
+        redis::cmd("SET")
             .arg(self.keys.api_token(&token.hash))
             .arg(encode(&ApiTokenRecord::from(token)))
-            .ignore()
-            .cmd("HSET")
+            .exec_async(&mut con)
+            .await
+            .map_err(unavailable)?;
+        redis::cmd("HSET")
             .arg(&index)
             .arg(token.id.as_str())
             .arg(&hash)
-            .ignore()
             .exec_async(&mut con)
             .await
             .map_err(unavailable)?;
@@ -2497,6 +2611,30 @@ mod tests {
             tokio::spawn(check(store))
                 .await
                 .unwrap_or_else(|e| panic!("contract check {name:?} failed: {e}"));
+        }
+    }
+
+    /// The whole contract on a three-primary Redis Cluster: every multi-key script and
+    /// transaction stays in one slot, and no pipeline mixes slots (the cluster client
+    /// refuses one that does, and a node answers CROSSSLOT or MOVED).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn passes_the_store_contract_on_a_cluster() {
+        let cluster = ::tests::RedisCluster::start();
+        for (name, check) in crate::store::contract::CHECKS {
+            // Each check's instance starts from another node.
+            let seed = cluster.url(name.len() % 3);
+            let store = connect_cluster(&[seed.as_str()], &prefix(), Timeouts::default())
+                .await
+                .expect("connects to the cluster");
+            let store: crate::store::SharedStore = Arc::new(store);
+            tokio::spawn(check(store))
+                .await
+                .unwrap_or_else(|e| panic!("contract check {name:?} failed on the cluster: {e}"));
+        }
+        // The keys really are spread: every node holds some.
+        for node in cluster.nodes() {
+            let keys = node.command(&["DBSIZE"]);
+            assert_ne!(keys, ":0", "a node of the cluster holds no key");
         }
     }
 
