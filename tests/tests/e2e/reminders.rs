@@ -1,7 +1,7 @@
 //! The reminder scheduler as it runs in a spawned server (its own background task every
 //! second, on a manual clock), against a real SMTP server on loopback: on redb, and with
-//! two server instances sharing one Redis, each reminder arrives once; the link in a
-//! reminder opens the form.
+//! two server instances sharing one Redis or one Redis Cluster, each reminder arrives
+//! once; the link in a reminder opens the form.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,7 +12,7 @@ use server::domain::{RoundId, Timestamp};
 use tests::smtp::SmtpSink;
 
 use crate::fixtures::{self, ROUND};
-use crate::support::{Backend, TestServer};
+use crate::support::{Backend, TestServer, on_cluster};
 
 /// The deadline given to round `r-2026`.
 pub const DEADLINE: i64 = 1_900_000_000_000;
@@ -51,14 +51,21 @@ fn recipients(messages: &[tests::smtp::Received]) -> Vec<String> {
     to
 }
 
+/// A local Redis Cluster and the node an instance starts from.
+type ClusterNode = Option<(Arc<tests::RedisCluster>, usize)>;
+
 async fn spawn(
     backend: Backend,
     redis: Option<Arc<tests::RedisServer>>,
+    cluster: ClusterNode,
     sink: &SmtpSink,
     clock: &Clock,
 ) -> TestServer {
     let port = tests::free_port();
     TestServer::spawn_with_clock(backend, redis, "remind", clock.clone(), |settings| {
+        if let Some((cluster, node)) = &cluster {
+            on_cluster(settings, cluster, *node, "remind");
+        }
         settings.server.bind = format!("127.0.0.1:{port}");
         settings.server.public_base_url = format!("http://127.0.0.1:{port}");
         settings.email.smtp_host = "127.0.0.1".to_owned();
@@ -71,14 +78,17 @@ async fn spawn(
     .await
 }
 
-async fn each_reminder_arrives_once(backend: Backend) {
+/// On Redis (one server, or `cluster`), two instances share the store, each running its
+/// own scheduler.
+async fn each_reminder_arrives_once(backend: Backend, cluster: Option<Arc<tests::RedisCluster>>) {
     let sink = SmtpSink::start();
     let clock = Clock::manual(before(10));
-    let redis = (backend == Backend::Redis).then(|| Arc::new(tests::RedisServer::start()));
-    let first = spawn(backend, redis.clone(), &sink, &clock).await;
-    // On Redis a second instance shares the store and runs its own scheduler.
+    let redis = (backend == Backend::Redis && cluster.is_none())
+        .then(|| Arc::new(tests::RedisServer::start()));
+    let node = |index: usize| cluster.clone().map(|cluster| (cluster, index));
+    let first = spawn(backend, redis.clone(), node(0), &sink, &clock).await;
     let second = match backend {
-        Backend::Redis => Some(spawn(backend, redis.clone(), &sink, &clock).await),
+        Backend::Redis => Some(spawn(backend, redis.clone(), node(2), &sink, &clock).await),
         Backend::Redb => None,
     };
     fixtures::arrange(&first).await;
@@ -132,10 +142,16 @@ async fn each_reminder_arrives_once(backend: Backend) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_scheduler_sends_each_reminder_once_on_redb() {
-    each_reminder_arrives_once(Backend::Redb).await;
+    each_reminder_arrives_once(Backend::Redb, None).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_instances_on_one_redis_send_each_reminder_once() {
-    each_reminder_arrives_once(Backend::Redis).await;
+    each_reminder_arrives_once(Backend::Redis, None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_on_a_redis_cluster_send_each_reminder_once() {
+    let cluster = Arc::new(tests::RedisCluster::start());
+    each_reminder_arrives_once(Backend::Redis, Some(cluster)).await;
 }

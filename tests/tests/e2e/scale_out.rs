@@ -1,8 +1,10 @@
-//! Two server instances on one Redis under a concurrent load of answers written through
-//! both: every answer acknowledged by one instance is read back, exactly once, through
-//! the other; and a subscriber on each instance receives every save's event exactly once,
-//! whichever instance took the save. (Reminders sent once by two instances:
-//! `reminders::two_instances_on_one_redis_send_each_reminder_once`.)
+//! Two server instances on one Redis, and on a local three-primary Redis Cluster (each
+//! instance seeded from a different node), under a concurrent load of answers written
+//! through both: every answer acknowledged by one instance is read back, exactly once,
+//! through the other; and a subscriber on each instance receives every save's event
+//! exactly once, whichever instance took the save. (Reminders sent once by two
+//! instances: `reminders::two_instances_on_one_redis_send_each_reminder_once` and
+//! `reminders::two_instances_on_a_redis_cluster_send_each_reminder_once`.)
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -10,12 +12,12 @@ use std::time::Duration;
 
 use server::domain::{RoundId, RoundStatus, Timestamp};
 use server::events::RoundEvent;
-use tests::RedisServer;
 use tests::load::{self, Report, Target, Write};
+use tests::{RedisCluster, RedisServer};
 
 use crate::events::{Socket, connect, next_event, subscribe, until_live};
 use crate::fixtures::{self, ROUND, stages};
-use crate::support::{Backend, TestServer};
+use crate::support::{Backend, TestServer, on_cluster};
 
 /// Writes through each instance.
 const WRITES_PER_INSTANCE: usize = 100;
@@ -46,6 +48,29 @@ async fn two_instances_on_one_redis_share_answers_and_every_event() {
     let redis = Arc::new(RedisServer::start());
     let a = TestServer::spawn_on(Backend::Redis, Some(Arc::clone(&redis)), "scale").await;
     let b = TestServer::spawn_on(Backend::Redis, Some(Arc::clone(&redis)), "scale").await;
+    share_answers_and_every_event(a, b).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_on_a_redis_cluster_share_answers_and_every_event() {
+    let cluster = RedisCluster::start();
+    // Each instance starts from another node, so events cross nodes on their way.
+    let a = TestServer::spawn_with(Backend::Redis, None, "scale", |settings| {
+        on_cluster(settings, &cluster, 0, "scale");
+    })
+    .await;
+    let b = TestServer::spawn_with(Backend::Redis, None, "scale", |settings| {
+        on_cluster(settings, &cluster, 1, "scale");
+    })
+    .await;
+    share_answers_and_every_event(a, b).await;
+    // The data really is spread over the cluster.
+    for node in cluster.nodes() {
+        assert_ne!(node.command(&["DBSIZE"]), ":0", "a node holds no key");
+    }
+}
+
+async fn share_answers_and_every_event(a: TestServer, b: TestServer) {
     fixtures::arrange(&a).await;
     let validator = a.validator(&[ROUND]).await;
 

@@ -11,7 +11,7 @@ use server::app::{App, AppState};
 use server::clock::Clock;
 use server::config::{BackendKind, LoadedSettings, Settings};
 use server::domain::{ApiToken, RoundId, Timestamp, TokenHash, TokenId, TokenRole};
-use tests::RedisServer;
+use tests::{RedisCluster, RedisServer};
 
 /// Which store a test server uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,6 +67,15 @@ pub fn settings(
         settings,
         config_dir: tests::workspace_root().join("config"),
     }
+}
+
+/// Puts a server's store on `cluster`, reached first through node `node` (its event bus
+/// subscribes on that node), with every key under `prefix`.
+pub fn on_cluster(settings: &mut Settings, cluster: &RedisCluster, node: usize, prefix: &str) {
+    settings.store.backend = BackendKind::Redis;
+    settings.store.redis.url = cluster.url(node).into();
+    settings.store.redis.cluster = true;
+    settings.store.redis.key_prefix = prefix.to_owned();
 }
 
 impl TestServer {
