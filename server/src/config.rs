@@ -532,6 +532,20 @@ mod tests {
     }
 
     #[test]
+    fn a_redis_cluster_is_chosen_in_the_file() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::write(
+            dir.path().join("server.toml"),
+            "[store]\nbackend = \"redis\"\n[store.redis]\nurl = \"redis://10.0.0.2:7000/\"\ncluster = true\n",
+        )
+        .expect("write");
+        let loaded = load_profile(dir.path(), None).expect("loads");
+        assert!(loaded.settings.store.redis.cluster);
+        assert!(!RedisSettings::default().cluster, "one server by default");
+        assert_ne!(loaded.settings.store.redis, RedisSettings::default());
+    }
+
+    #[test]
     fn the_redis_url_is_not_printed() {
         let settings = Settings::default();
         assert!(!format!("{settings:?}").contains("6379"));

@@ -320,6 +320,10 @@ pub enum StartError {
 /// *another* instance into the local [`InProcessBus`] that subscribers read; its own
 /// messages it skips, so each event reaches each subscriber once.
 ///
+/// On a Redis Cluster it works unchanged on the node of the configured URL: a cluster
+/// forwards every `PUBLISH` (classic pub/sub, not sharded) to all its nodes, so
+/// instances connected to different nodes hear each other.
+///
 /// Redis pub/sub is fire-and-forget: a message published while the listener is
 /// disconnected (or reconnecting) is lost for that instance. That is acceptable because
 /// events are notifications, not the record: a subscriber that was disconnected re-reads
