@@ -262,7 +262,7 @@ pub fn priority_allows(action: &Action, existing: &[Action], max: u32) -> bool {
         .iter()
         .filter(|a| a.priority && a.organisation == action.organisation && a.id != action.id)
         .count();
-    u32::try_from(others).map_or(false, |n| n < max)
+    u32::try_from(others).is_ok_and(|n| n < max)
 }
 
 /// What writing an action did.

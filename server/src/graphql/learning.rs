@@ -180,7 +180,7 @@ pub struct ParticipantRole {
 pub struct Activity(pub domain::Activity);
 
 /// A real-time learning activity: a round that asks a learning set, with its metadata.
-#[Object]
+#[Object(name = "LearningActivity")]
 impl Activity {
     /// The round (the activity's id). Its deadline, status and participants (learning-participant assignments) are the round's.
     async fn round_id(&self) -> &str {
