@@ -909,22 +909,28 @@ impl FindingsReport {
         registry
             .register_template_string("report", template)
             .map_err(|e| LearningError::Render(e.to_string()))?;
-        let sections: Vec<serde_json::Value> = self
-            .sections
-            .iter()
-            .map(|s| {
-                json!({
-                    "id": s.id,
-                    "heading": s.heading,
-                    "label": s.label,
-                    "show_label": s.label != s.heading,
-                    "paragraphs": s.text.split("\n\n").filter(|p| !p.trim().is_empty())
-                        .map(|p| p.lines().collect::<Vec<_>>()).collect::<Vec<_>>(),
-                    "empty": s.text.trim().is_empty(),
-                    "edited": s.edited,
-                })
-            })
-            .collect();
+        let mut previous_heading: Option<&str> = None;
+        let mut sections: Vec<serde_json::Value> = Vec::new();
+        for s in &self.sections {
+            let new_section = previous_heading != Some(s.heading.as_str());
+            previous_heading = Some(s.heading.as_str());
+            let paragraphs: Vec<Vec<&str>> = s
+                .text
+                .split("\n\n")
+                .filter(|p| !p.trim().is_empty())
+                .map(|p| p.lines().collect())
+                .collect();
+            sections.push(json!({
+                "id": s.id,
+                "heading": s.heading,
+                "new_section": new_section,
+                "label": s.label,
+                "show_label": s.label != s.heading,
+                "paragraphs": paragraphs,
+                "empty": s.text.trim().is_empty(),
+                "edited": s.edited,
+            }));
+        }
         let data = json!({
             "title": self.title,
             "round": self.round,

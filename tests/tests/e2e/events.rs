@@ -36,7 +36,7 @@ const SUBSCRIPTION: &str = "subscription($roundId: String!) { roundEvents(roundI
 type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// A websocket client speaking `protocol` to `server`.
-async fn open(server: &TestServer, protocol: &'static str) -> Socket {
+pub(crate) async fn open(server: &TestServer, protocol: &'static str) -> Socket {
     let url = format!("{}/graphql/ws", server.url.replacen("http://", "ws://", 1));
     let mut request = url.into_client_request().expect("a websocket request");
     request
@@ -57,7 +57,7 @@ async fn open(server: &TestServer, protocol: &'static str) -> Socket {
     socket
 }
 
-async fn send(socket: &mut Socket, message: Value) {
+pub(crate) async fn send(socket: &mut Socket, message: Value) {
     timeout(WAIT, socket.send(Message::text(message.to_string())))
         .await
         .expect("sent in time")
@@ -65,7 +65,7 @@ async fn send(socket: &mut Socket, message: Value) {
 }
 
 /// The next JSON message, or `None` when nothing arrives within `wait`.
-async fn receive_within(socket: &mut Socket, wait: Duration) -> Option<Value> {
+pub(crate) async fn receive_within(socket: &mut Socket, wait: Duration) -> Option<Value> {
     let deadline = tokio::time::Instant::now() + wait;
     loop {
         let message = tokio::time::timeout_at(deadline, socket.next())
@@ -80,7 +80,7 @@ async fn receive_within(socket: &mut Socket, wait: Duration) -> Option<Value> {
     }
 }
 
-async fn receive(socket: &mut Socket) -> Value {
+pub(crate) async fn receive(socket: &mut Socket) -> Value {
     receive_within(socket, WAIT)
         .await
         .expect("a message within the time limit")
@@ -107,7 +107,7 @@ async fn rounds(server: &TestServer, ids: &[&str]) {
     }
 }
 
-async fn connect(server: &TestServer, token: Option<&str>) -> Socket {
+pub(crate) async fn connect(server: &TestServer, token: Option<&str>) -> Socket {
     let mut socket = open(server, "graphql-transport-ws").await;
     let payload = match token {
         Some(token) => json!({ "authorization": format!("Bearer {token}") }),
@@ -122,7 +122,7 @@ async fn connect(server: &TestServer, token: Option<&str>) -> Socket {
     socket
 }
 
-async fn subscribe(socket: &mut Socket, id: &str, round: &str) {
+pub(crate) async fn subscribe(socket: &mut Socket, id: &str, round: &str) {
     send(
         socket,
         json!({
@@ -150,7 +150,7 @@ fn is_probe(event: &Value) -> bool {
 }
 
 /// Publishes probes for `round_id` on `server` until subscription `id` receives one.
-async fn until_live(server: &TestServer, socket: &mut Socket, id: &str, round_id: &str) {
+pub(crate) async fn until_live(server: &TestServer, socket: &mut Socket, id: &str, round_id: &str) {
     for n in 0..(WAIT.as_millis() / PROBE_WAIT.as_millis()) {
         server
             .state
@@ -169,7 +169,7 @@ async fn until_live(server: &TestServer, socket: &mut Socket, id: &str, round_id
 }
 
 /// The next event of subscription `id` that is not a probe.
-async fn next_event(socket: &mut Socket, id: &str) -> Value {
+pub(crate) async fn next_event(socket: &mut Socket, id: &str) -> Value {
     loop {
         let message = receive(socket).await;
         assert_eq!(message["type"], "next", "{message}");
