@@ -1404,3 +1404,239 @@ pub async fn cycles(
     out.reverse();
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::catalogue::InstrumentRef;
+    use crate::domain::{EmailAddress, RoundStatus};
+
+    fn catalogue() -> Catalogue {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../questionnaires");
+        Catalogue::load(&dir).unwrap_or_else(|e| panic!("catalogue: {e}"))
+    }
+
+    fn id<T, E: std::fmt::Debug>(result: Result<T, E>) -> T {
+        result.unwrap_or_else(|e| panic!("fixture id: {e:?}"))
+    }
+
+    fn fixture() -> (Round, Activity, Person, Findings, Vec<(Action, String)>) {
+        let round = Round {
+            id: id(RoundId::parse("aar-1")),
+            title: "Flood AAR".to_owned(),
+            instruments: vec![id(InstrumentRef::parse("iom-rtl-after-action-review@1"))],
+            organisations: vec![id(OrganisationId::parse("iom"))],
+            deadline: Some(Timestamp::from_millis(1_900_000_000_000)),
+            status: RoundStatus::Open,
+        };
+        let activity = Activity {
+            round: round.id.clone(),
+            kind: ActivityKind::AfterActionReview,
+            intervention: "Flood response".to_owned(),
+            facilitator: id(PersonId::parse("p-fac")),
+            participant_roles: [
+                (id(PersonId::parse("p-a")), "Field officer".to_owned()),
+                (id(PersonId::parse("p-b")), "Driver".to_owned()),
+            ]
+            .into(),
+            period: "March".to_owned(),
+            concept_note: [
+                (
+                    "context/context".to_owned(),
+                    "Floods in the north.".to_owned(),
+                ),
+                ("purpose/purpose".to_owned(), "Learn fast.".to_owned()),
+                ("intervention/donors/value".to_owned(), "ECHO".to_owned()),
+            ]
+            .into(),
+            previous: None,
+            cycle: 2,
+            themes: Vec::new(),
+            report: [(
+                "recommendations/recommendations".to_owned(),
+                "Pre-position stock.".to_owned(),
+            )]
+            .into(),
+            created_at: Timestamp::from_millis(0),
+        };
+        let facilitator = Person {
+            id: activity.facilitator.clone(),
+            name: "Fay".to_owned(),
+            email: id(EmailAddress::parse("fay@example.org")),
+            telegram_chat: None,
+        };
+        let answer = |person: &str, role: &str, text: &str| FindingAnswer {
+            response: format!("aar-1/iom/iom-rtl-after-action-review@1/~{person}"),
+            person: person.to_owned(),
+            name: person.to_owned(),
+            role: role.to_owned(),
+            organisation: "iom".to_owned(),
+            text: text.to_owned(),
+            channel: "web".to_owned(),
+            at: "2030-01-01T00:00:00Z".to_owned(),
+            submitted: false,
+            themes: Vec::new(),
+        };
+        let findings = Findings {
+            round: "aar-1".to_owned(),
+            cycle: 2,
+            period: "March".to_owned(),
+            participants: 2,
+            responded: 2,
+            submitted: 1,
+            questions: vec![QuestionFindings {
+                id: "questions/expected".to_owned(),
+                text: "What was expected to happen?".to_owned(),
+                count: 2,
+                answers: vec![
+                    answer("p-a", "Field officer", "Quick delivery"),
+                    answer("p-b", "Driver", "Open roads"),
+                ],
+                themes: vec![ThemeCount {
+                    theme: "logistics".to_owned(),
+                    count: 2,
+                }],
+            }],
+        };
+        let action = Action {
+            id: id(ActionId::parse("stock")),
+            round: round.id.clone(),
+            organisation: id(OrganisationId::parse("iom")),
+            link: ActionLink::Activity,
+            text: "Buy boats".to_owned(),
+            owner: id(PersonId::parse("p-a")),
+            due: Timestamp::from_millis(1_900_000_000_000),
+            status: ActionStatus::InProgress,
+            priority: true,
+            created_at: Timestamp::from_millis(0),
+            updated_at: Timestamp::from_millis(0),
+        };
+        (
+            round,
+            activity,
+            facilitator,
+            findings,
+            vec![(action, "Ana".to_owned())],
+        )
+    }
+
+    #[test]
+    fn the_report_is_prefilled_from_the_activity_findings_and_actions() {
+        let catalogue = catalogue();
+        let (round, activity, facilitator, findings, actions) = fixture();
+        let inputs = ReportInputs {
+            round: &round,
+            activity: &activity,
+            facilitator: Some(&facilitator),
+            findings: &findings,
+            actions: &actions,
+        };
+        let report = build_report(&catalogue, &inputs).expect("report");
+        let text = |id: &str| {
+            report
+                .sections
+                .iter()
+                .find(|s| s.id == id)
+                .unwrap_or_else(|| panic!("section {id}"))
+                .text
+                .clone()
+        };
+        assert_eq!(
+            text("intervention/intervention-title/value"),
+            "Flood response"
+        );
+        assert_eq!(text("intervention/donors/value"), "ECHO");
+        assert_eq!(text("context/context"), "Floods in the north.");
+        assert_eq!(text("objectives/objectives"), "Learn fast.");
+        let methodology = text("methodology/methodology");
+        assert!(
+            methodology.starts_with("After-action review (cycle 2) on the period March, with 2 participants (Driver, Field officer)."),
+            "{methodology}"
+        );
+        assert!(methodology.contains("2 participants answered and 1 submitted"));
+        assert!(methodology.contains("Facilitated by Fay."));
+        assert_eq!(
+            text("findings/findings"),
+            "What was expected to happen? (2 answers)\nThemes: logistics (2)\n\
+             - Quick delivery (Field officer)\n- Open roads (Driver)"
+        );
+        assert_eq!(
+            text("action-plan/action-plan"),
+            "- [priority] Buy boats — Ana, due 2030-03-17, in-progress"
+        );
+        assert_eq!(text("conclusions/conclusions"), "", "nothing to prefill");
+        assert_eq!(
+            text("more-information/more-information/value"),
+            "Fay <fay@example.org>"
+        );
+        let edited = report
+            .sections
+            .iter()
+            .find(|s| s.id == "recommendations/recommendations")
+            .expect("recommendations");
+        assert!(edited.edited);
+        assert_eq!(edited.text, "Pre-position stock.");
+        let headings: Vec<&str> = report.sections.iter().map(|s| s.heading.as_str()).collect();
+        for heading in [
+            "Intervention",
+            "Intervention context",
+            "Objectives of the RTL activity",
+            "Methodology and process",
+            "Findings",
+            "Conclusions",
+            "Recommendations",
+            "Action plan",
+            "For more information",
+        ] {
+            assert!(headings.contains(&heading), "{heading}");
+        }
+    }
+
+    #[test]
+    fn the_report_renders_escaped_in_both_formats() {
+        let catalogue = catalogue();
+        let (round, mut activity, facilitator, findings, actions) = fixture();
+        activity.report.insert(
+            "conclusions/conclusions".to_owned(),
+            "<b>Bold</b> & *stars*\n\nSecond paragraph".to_owned(),
+        );
+        let inputs = ReportInputs {
+            round: &round,
+            activity: &activity,
+            facilitator: Some(&facilitator),
+            findings: &findings,
+            actions: &actions,
+        };
+        let report = build_report(&catalogue, &inputs).expect("report");
+        let html = report.render(ReportFormat::Html).expect("html");
+        assert!(
+            html.contains("&lt;b&gt;Bold&lt;/b&gt; &amp; *stars*"),
+            "{html}"
+        );
+        assert!(html.contains("<h2>Conclusions</h2>"));
+        assert!(html.contains("<p>Second paragraph</p>"));
+        assert!(html.contains("<h3>Donor(s)</h3>"));
+        let markdown = report.render(ReportFormat::Markdown).expect("markdown");
+        assert!(
+            markdown.contains("\\<b\\>Bold\\</b\\> \\& \\*stars\\*"),
+            "{markdown}"
+        );
+        assert!(markdown.contains("\n## Conclusions\n"), "{markdown}");
+        assert!(markdown.contains("\n### Donor(s)\n"), "{markdown}");
+        assert!(
+            markdown.contains("\\- Quick delivery (Field officer)"),
+            "{markdown}"
+        );
+    }
+
+    #[test]
+    fn answers_as_text() {
+        assert_eq!(answer_text(&AnswerValue::Text("a".to_owned())), "a");
+        assert_eq!(
+            answer_text(&AnswerValue::TextList(vec!["a".to_owned(), "b".to_owned()])),
+            "a\nb"
+        );
+    }
+}
