@@ -219,7 +219,7 @@ async fn after_action_review(backend: Backend) {
                 panic!("no question on screen for {person}: {state:?}");
             };
             assert_eq!(prompt.target.instrument, "iom-rtl-after-action-review@1");
-            bot.update(chat(*chat_id).text(&format!(
+            bot.update(chat(*chat_id).text(format!(
                 "Telegram answer of {person} to {}",
                 prompt.question_id
             )));
