@@ -436,6 +436,28 @@ async fn after_action_review(backend: Backend) {
     let markdown = report["markdown"].as_str().unwrap_or_default();
     assert!(markdown.contains("\n## Findings\n"), "{markdown}");
 
+    // The same report as files behind the API token.
+    let http = reqwest::Client::new();
+    let url = format!("{}/reports/{ROUND}/findings.html", server.url);
+    let anonymous = http.get(&url).send().await.expect("answer");
+    assert_eq!(anonymous.status().as_u16(), 401);
+    let download = http
+        .get(&url)
+        .bearer_auth(&server.admin)
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(download.status().as_u16(), 200);
+    assert_eq!(download.text().await.expect("body"), html);
+    let download = http
+        .get(format!("{}/reports/{ROUND}/findings.md", server.url))
+        .bearer_auth(&server.admin)
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(download.status().as_u16(), 200);
+    assert_eq!(download.text().await.expect("body"), markdown);
+
     // Nothing is overdue yet; no action reminder went out.
     let overdue = server.admin("{ overdueActions { id } }", json!({})).await;
     assert_eq!(data(&overdue)["overdueActions"], json!([]));
