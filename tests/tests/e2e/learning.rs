@@ -613,3 +613,227 @@ async fn a_sixth_priority_action_is_refused_on_redb() {
 async fn a_sixth_priority_action_is_refused_on_redis() {
     sixth_priority_action_is_refused(Backend::Redis).await;
 }
+
+/// Saves `text` as `person`'s answer to `question` in `round` (through GraphQL, as the
+/// administrator).
+async fn answer(server: &TestServer, round: &str, person: &str, question: &str, text: &str) {
+    let saved = server
+        .admin(
+            "mutation($input: SaveAnswersInput!) { saveAnswers(input: $input) { replayed } }",
+            json!({ "input": {
+                "response": {
+                    "roundId": round, "organisationId": "iom",
+                    "instrument": "iom-rtl-after-action-review@1", "personId": person,
+                },
+                "idempotencyKey": format!("{round}-{person}-{question}"),
+                "answers": [{ "questionId": question, "value": { "text": text } }],
+            } }),
+        )
+        .await;
+    data(&saved);
+}
+
+/// A monthly review repeats: the next cycle reuses the questions, participants and
+/// concept note, and the answers of both cycles come back side by side.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_repeated_activity_compares_answers_across_cycles() {
+    let server = TestServer::spawn(Backend::Redb).await;
+    arrange(&server).await;
+    create_activity(&server, Timestamp::now()).await;
+    answer(
+        &server,
+        ROUND,
+        "p-p1",
+        "questions/expected",
+        "Fast delivery",
+    )
+    .await;
+
+    let next = server
+        .admin(
+            "mutation($input: CreateNextCycleInput!) { createNextCycle(input: $input) \
+             { roundId cycle previousRoundId period participantRoles { personId role } \
+               conceptNote { questionId text } } }",
+            json!({ "input": {
+                "roundId": ROUND, "id": "aar-flood-2", "title": "Flood response AAR, cycle 2",
+                "period": "weeks three and four",
+            } }),
+        )
+        .await;
+    let next = &data(&next)["createNextCycle"];
+    assert_eq!(next["cycle"], 2);
+    assert_eq!(next["previousRoundId"], ROUND);
+    assert_eq!(next["participantRoles"].as_array().map(Vec::len), Some(5));
+    assert_eq!(next["conceptNote"].as_array().map(Vec::len), Some(2));
+    let again = server
+        .admin(
+            "mutation($input: CreateNextCycleInput!) { createNextCycle(input: $input) { cycle } }",
+            json!({ "input": {
+                "roundId": ROUND, "id": "aar-flood-2b", "title": "Twice", "period": "x",
+            } }),
+        )
+        .await;
+    assert_eq!(
+        error_code(&again),
+        Some("CONFLICT"),
+        "a cycle is repeated once"
+    );
+
+    // The new round has the same participants and questions; it opens like any round.
+    let round = server
+        .admin(
+            "query { round(id: \"aar-flood-2\") { instruments status } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        data(&round)["round"]["instruments"],
+        json!(["iom-rtl-after-action-review@1"])
+    );
+    let opened = server
+        .admin(
+            "mutation { setRoundStatus(input: { roundId: \"aar-flood-2\", status: OPEN }) { round { status } } }",
+            json!({}),
+        )
+        .await;
+    data(&opened);
+    answer(
+        &server,
+        "aar-flood-2",
+        "p-p1",
+        "questions/expected",
+        "Faster delivery",
+    )
+    .await;
+    answer(
+        &server,
+        "aar-flood-2",
+        "p-p2",
+        "questions/expected",
+        "Roads reopened",
+    )
+    .await;
+
+    let cycles = server
+        .admin(
+            "query { activityCycles(roundId: \"aar-flood-2\") { roundId cycle period participants \
+             questions { questionId count answers { personId text } } } }",
+            json!({}),
+        )
+        .await;
+    let cycles = data(&cycles)["activityCycles"]
+        .as_array()
+        .expect("cycles")
+        .clone();
+    assert_eq!(cycles.len(), 2);
+    assert_eq!(
+        (&cycles[0]["roundId"], &cycles[0]["cycle"]),
+        (&json!(ROUND), &json!(1))
+    );
+    assert_eq!(
+        (&cycles[1]["roundId"], &cycles[1]["cycle"]),
+        (&json!("aar-flood-2"), &json!(2))
+    );
+    assert_eq!(cycles[1]["period"], "weeks three and four");
+    assert_eq!(cycles[1]["participants"], 5);
+    assert_eq!(cycles[0]["questions"][0]["count"], 1);
+    assert_eq!(
+        cycles[0]["questions"][0]["answers"],
+        json!([{ "personId": "p-p1", "text": "Fast delivery" }])
+    );
+    assert_eq!(cycles[1]["questions"][0]["count"], 2);
+    assert_eq!(
+        cycles[1]["questions"][0]["answers"],
+        json!([
+            { "personId": "p-p1", "text": "Faster delivery" },
+            { "personId": "p-p2", "text": "Roads reopened" },
+        ])
+    );
+    server.stop().await;
+}
+
+/// Bad input to the learning mutations is refused with a coded error and changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_learning_input_is_refused_and_changes_nothing() {
+    let server = TestServer::spawn(Backend::Redb).await;
+    arrange(&server).await;
+    let created = server
+        .admin(
+            "mutation { createRound(input: { id: \"rtr-1\", title: \"RTR\", \
+             instruments: [\"iom-rtl-real-time-review@1\"], organisationIds: [\"iom\"] }) { round { id } } }",
+            json!({}),
+        )
+        .await;
+    data(&created);
+    let refused = server
+        .admin(
+            CREATE_ACTIVITY,
+            json!({ "input": {
+                "roundId": "rtr-1",
+                "kind": "AFTER_ACTION_REVIEW",
+                "intervention": " ",
+                "facilitatorId": "p-nobody",
+                "period": "March",
+                "conceptNote": [{ "questionId": "no/such", "text": "x" }],
+                "participants": [{ "personId": "p-p1", "organisationId": "unhcr", "role": "x" }],
+            } }),
+        )
+        .await;
+    assert_eq!(error_code(&refused), Some("BAD_USER_INPUT"));
+    let message = refused["errors"][0]["message"].as_str().unwrap_or_default();
+    for part in [
+        "iom-rtl-after-action-review",
+        "intervention",
+        "p-nobody",
+        "no/such",
+        "unhcr",
+    ] {
+        assert!(message.contains(part), "{part} in {message}");
+    }
+    let round = RoundId::parse("rtr-1").expect("id");
+    assert_eq!(
+        server.state.store.activity(&round).await.expect("read"),
+        None
+    );
+    assert!(
+        server
+            .state
+            .store
+            .assignments(&round)
+            .await
+            .expect("read")
+            .is_empty(),
+        "no participant was assigned"
+    );
+    // An action linked to the activity of a round that is none, and an unknown owner.
+    let refused = server
+        .admin(
+            CREATE_ACTION,
+            json!({ "input": {
+                "id": "a-1", "roundId": "rtr-1", "organisationId": "iom", "link": "ACTIVITY",
+                "text": "x", "ownerId": "p-fac", "due": "2030-01-01T00:00:00Z",
+            } }),
+        )
+        .await;
+    assert_eq!(error_code(&refused), Some("BAD_USER_INPUT"));
+    let refused = server
+        .admin(
+            CREATE_ACTION,
+            json!({ "input": {
+                "id": "a-1", "roundId": "rtr-1", "organisationId": "iom", "link": "PILLAR",
+                "target": "two", "text": "x", "ownerId": "p-fac", "due": "2030-01-01T00:00:00Z",
+            } }),
+        )
+        .await;
+    assert_eq!(error_code(&refused), Some("BAD_USER_INPUT"));
+    assert!(
+        server
+            .state
+            .store
+            .actions(&round)
+            .await
+            .expect("read")
+            .is_empty()
+    );
+    server.stop().await;
+}
