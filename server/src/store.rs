@@ -21,9 +21,9 @@ use async_trait::async_trait;
 
 use crate::domain::{
     Action, ActionId, ActionReminderKind, ActionReminderMark, ActionWrite, Activity, Actor,
-    ApiToken, Assignment, Channel, Command, CommandError, IdempotencyKey, LinkToken, NoticeId,
-    Organisation, OrganisationId, Person, PersonId, ReminderClaim, ReminderMark, Response,
-    ResponseEvent, ResponseKey, Role, Round, RoundId, RoundStatus, Stage, TelegramChatId,
+    ApiToken, Assignment, Channel, Command, CommandError, IdempotencyKey, LinkBinding, LinkToken,
+    NoticeId, Organisation, OrganisationId, Person, PersonId, ReminderClaim, ReminderMark,
+    Response, ResponseEvent, ResponseKey, Role, Round, RoundId, RoundStatus, Stage, TelegramChatId,
     TelegramLinkCode, TelegramNotice, Timestamp, TokenHash, TokenId, ValidationRecord,
     ValidationStatus,
 };
@@ -122,6 +122,15 @@ pub enum AuditAction {
         from: ValidationStatus,
         /// The status after.
         to: ValidationStatus,
+    },
+    /// The personal links of one person's response were revoked.
+    LinksRevoked {
+        /// The response the links opened.
+        response: ResponseKey,
+        /// The person they were sent to.
+        person: PersonId,
+        /// How many links were still usable and are now revoked.
+        count: u32,
     },
 }
 
@@ -296,6 +305,9 @@ pub trait Store: Send + Sync + fmt::Debug {
     async fn link_token(&self, hash: &TokenHash) -> Result<Option<LinkToken>, StoreError>;
     /// Revokes a link token; returns whether it existed.
     async fn revoke_link_token(&self, hash: &TokenHash) -> Result<bool, StoreError>;
+    /// Revokes every link bound to `binding` (one person's response); returns how many
+    /// were not revoked before.
+    async fn revoke_links_of(&self, binding: &LinkBinding) -> Result<usize, StoreError>;
 
     /// Stores a Telegram linking code under its hash.
     async fn put_telegram_code(&self, code: &TelegramLinkCode) -> Result<(), StoreError>;

@@ -441,11 +441,21 @@ async fn post_form(request: &Request, body: Body, Data(state): Data<&Arc<AppStat
         Ok(response) => response,
         Err(_) => return unavailable(state),
     };
+    let autosave = posted.get("action").map(String::as_str) == Some("autosave");
     if response
         .as_ref()
         .is_some_and(|r| r.meta.status == ResponseStatus::Submitted)
     {
+        if autosave {
+            return json_reply(
+                StatusCode::CONFLICT,
+                &json!({ "errors": ["Your response is already submitted; nothing was changed."] }),
+            );
+        }
         return redirect("/form").finish();
+    }
+    if autosave {
+        return autosave_post(state, &token, instrument, response.as_ref(), &posted, now).await;
     }
     let plan = match form::plan_post(instrument, response.as_ref(), &posted) {
         Ok(plan) => plan,
@@ -498,6 +508,98 @@ async fn post_form(request: &Request, body: Body, Data(state): Data<&Arc<AppStat
     } else {
         redirect("/form?saved").finish()
     }
+}
+
+/// A JSON answer to the page's script, with the headers every page carries.
+fn json_reply(status: StatusCode, body: &serde_json::Value) -> Response {
+    Response::builder()
+        .status(status)
+        .content_type("application/json")
+        .header("Referrer-Policy", "no-referrer")
+        .header(header::CACHE_CONTROL, "no-store")
+        .header("X-Content-Type-Options", "nosniff")
+        .body(body.to_string())
+}
+
+/// `action=autosave`: the page's script saves what changed as the person types. The
+/// same checks and idempotency as Save draft (the script sends a new `request` id with
+/// each save), but the answer is JSON for the script — `{"saved": n, "progress": …}` or
+/// `{"errors": […]}` — instead of a page, and it never submits.
+async fn autosave_post(
+    state: &AppState,
+    token: &LinkToken,
+    instrument: &crate::catalogue::Instrument,
+    response: Option<&crate::domain::Response>,
+    posted: &form::Posted,
+    now: Timestamp,
+) -> Response {
+    let plan = match form::plan_post(instrument, response, posted) {
+        Ok(plan) => plan,
+        Err(form::PostRefusal::Problems(problems)) => {
+            return json_reply(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &json!({ "errors": problems }),
+            );
+        }
+        Err(_) => {
+            return json_reply(
+                StatusCode::BAD_REQUEST,
+                &json!({ "errors": ["The form could not be read."] }),
+            );
+        }
+    };
+    let saved = plan.changes.len();
+    if saved > 0 {
+        let key = token.binding.response.clone();
+        let result = answers::save(
+            state.store.as_ref(),
+            &state.catalogue,
+            SaveAnswers {
+                key,
+                idempotency_key: plan.save_key,
+                answers: plan.changes,
+                expected_seq: None,
+                actor: Actor::Person(token.binding.person.clone()),
+                channel: Channel::Web,
+                at: now,
+            },
+        )
+        .await;
+        match result {
+            Ok(_) => {}
+            Err(SaveError::Invalid(problems)) => {
+                let errors: Vec<String> = problems.iter().map(ToString::to_string).collect();
+                return json_reply(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    &json!({ "errors": errors }),
+                );
+            }
+            Err(SaveError::Store(error)) => {
+                tracing::warn!(%error, "cannot autosave web answers");
+                return json_reply(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    &json!({ "errors": ["Not saved just now; please try again."] }),
+                );
+            }
+            Err(other) => {
+                return json_reply(
+                    StatusCode::CONFLICT,
+                    &json!({ "errors": [other.to_string()] }),
+                );
+            }
+        }
+    }
+    let response = match state.store.response(&token.binding.response).await {
+        Ok(response) => response,
+        Err(error) => {
+            tracing::warn!(%error, "cannot read a response after autosave");
+            return json_reply(StatusCode::OK, &json!({ "saved": saved }));
+        }
+    };
+    json_reply(
+        StatusCode::OK,
+        &json!({ "saved": saved, "progress": form::progress(instrument, response.as_ref()) }),
+    )
 }
 
 /// Emails the receipt in the background: the submission stands whether or not it goes.

@@ -174,6 +174,8 @@ pub enum AuditAction {
     ComponentValidated,
     /// An organisation's validation status changed: signed off, or back in validation (see `organisationId`, `fromValidationStatus`, `toValidationStatus`).
     ValidationStatusChanged,
+    /// The personal links of one person's response were revoked (see `responseId`, `personId`, `count`).
+    LinksRevoked,
 }
 
 // --- objects -------------------------------------------------------------------------
@@ -390,6 +392,8 @@ pub struct AuditEntry {
     pub from_validation_status: Option<ValidationStatus>,
     /// The organisation's validation status after, for a validation status change.
     pub to_validation_status: Option<ValidationStatus>,
+    /// How many links were revoked, for revoked links.
+    pub count: Option<i32>,
 }
 
 impl From<&StoredEntry> for AuditEntry {
@@ -411,6 +415,7 @@ impl From<&StoredEntry> for AuditEntry {
             stage: None,
             from_validation_status: None,
             to_validation_status: None,
+            count: None,
         };
         match &entry.action {
             StoredAction::RoundCreated => {}
@@ -471,6 +476,17 @@ impl From<&StoredEntry> for AuditEntry {
                 out.organisation_id = Some(organisation.to_string());
                 out.from_validation_status = Some((*from).into());
                 out.to_validation_status = Some((*to).into());
+            }
+            StoredAction::LinksRevoked {
+                response,
+                person,
+                count,
+            } => {
+                out.action = AuditAction::LinksRevoked;
+                out.organisation_id = Some(response.organisation.to_string());
+                out.person_id = Some(person.to_string());
+                out.response_id = Some(response.id().to_string());
+                out.count = Some(i32::try_from(*count).unwrap_or(i32::MAX));
             }
         }
         out

@@ -42,7 +42,7 @@ pub struct ResponseRefInput {
 }
 
 impl ResponseRefInput {
-    fn key(&self) -> Result<ResponseKey, GqlError> {
+    pub(super) fn key(&self) -> Result<ResponseKey, GqlError> {
         Ok(ResponseKey {
             round: RoundId::parse(&self.round_id)?,
             organisation: OrganisationId::parse(&self.organisation_id)?,

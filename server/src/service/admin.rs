@@ -976,6 +976,14 @@ pub fn describe(action: &AuditAction) -> String {
             from.as_str(),
             to.as_str()
         ),
+        AuditAction::LinksRevoked {
+            response,
+            person,
+            count,
+        } => format!(
+            "{count} personal link(s) of {person} to response {} revoked",
+            response.id()
+        ),
     }
 }
 

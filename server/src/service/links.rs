@@ -8,10 +8,10 @@
 //! logs a secret or a link, and builds links only from the configured public base URL.
 
 use crate::domain::{
-    LinkBinding, LinkToken, ResponseKey, Round, RoundStatus, Timestamp, TokenHash,
+    Actor, LinkBinding, LinkToken, ResponseKey, Round, RoundStatus, Timestamp, TokenHash,
 };
 use crate::service::access;
-use crate::store::{Store, StoreError};
+use crate::store::{AuditAction, AuditEntry, Store, StoreError};
 
 /// How long a link lives at most when its round has no deadline, or after the deadline
 /// (the round's close ends it earlier): one year.
@@ -137,6 +137,37 @@ pub async fn redeem(
 /// The store's failure.
 pub async fn revoke(store: &dyn Store, secret: &str) -> Result<bool, LinkError> {
     Ok(store.revoke_link_token(&TokenHash::of(secret)).await?)
+}
+
+/// Revokes every personal link of `binding` (one person's response), for an
+/// administrator who cannot know the secrets; the round's audit log records it when any
+/// link was still usable. Returns how many were. Sessions opened with those links end
+/// at their next request, since every request checks the link again.
+///
+/// # Errors
+/// The store's failure.
+pub async fn revoke_all(
+    store: &dyn Store,
+    binding: &LinkBinding,
+    actor: &Actor,
+    at: Timestamp,
+) -> Result<usize, LinkError> {
+    let count = store.revoke_links_of(binding).await?;
+    if count > 0 {
+        store
+            .append_audit(&AuditEntry {
+                round: binding.response.round.clone(),
+                at,
+                actor: actor.clone(),
+                action: AuditAction::LinksRevoked {
+                    response: binding.response.clone(),
+                    person: binding.person.clone(),
+                    count: u32::try_from(count).unwrap_or(u32::MAX),
+                },
+            })
+            .await?;
+    }
+    Ok(count)
 }
 
 /// The response a link is for, by its binding.

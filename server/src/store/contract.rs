@@ -890,6 +890,54 @@ async fn tokens(store: SharedStore) {
         )
         .await
     );
+
+    // Revoking by binding: every usable link of that person's response, no other.
+    let second = LinkToken {
+        hash: TokenHash::of("link-secret-2"),
+        ..link.clone()
+    };
+    let third = LinkToken {
+        hash: TokenHash::of("link-secret-3"),
+        ..link.clone()
+    };
+    let other = LinkToken {
+        hash: TokenHash::of("link-secret-ana"),
+        binding: LinkBinding {
+            response: ResponseKey {
+                respondent: Respondent::Person(id(PersonId::parse("p-ana"))),
+                ..response_key("unicef")
+            },
+            person: id(PersonId::parse("p-ana")),
+        },
+        ..link.clone()
+    };
+    for token in [&second, &third, &other] {
+        ok("put link", store.put_link_token(token)).await;
+    }
+    assert_eq!(
+        ok("revoke links of", store.revoke_links_of(&link.binding)).await,
+        2,
+        "the two usable links; the first was revoked already"
+    );
+    for token in [&link, &second, &third] {
+        assert_eq!(
+            ok("link", store.link_token(&token.hash))
+                .await
+                .map(|l| l.revoked),
+            Some(true)
+        );
+    }
+    assert_eq!(
+        ok("link", store.link_token(&other.hash))
+            .await
+            .map(|l| l.revoked),
+        Some(false),
+        "another person's link is untouched"
+    );
+    assert_eq!(
+        ok("revoke again", store.revoke_links_of(&link.binding)).await,
+        0
+    );
 }
 
 async fn telegram_codes(store: SharedStore) {

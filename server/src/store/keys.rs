@@ -34,7 +34,9 @@
 //! (`[a-z0-9-/@~]`), hex hashes and integers. Client-supplied strings that are not ids
 //! (idempotency keys, question ids) are hash fields, never key names.
 
-use crate::domain::{ActionId, OrganisationId, PersonId, ResponseId, RoundId, TokenHash};
+use crate::domain::{
+    ActionId, LinkBinding, OrganisationId, PersonId, ResponseId, RoundId, TokenHash,
+};
 
 /// Keys of one response; one hash tag, one slot.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -160,6 +162,17 @@ impl KeyLayout {
     /// A link token record.
     pub fn link_token(&self, hash: &TokenHash) -> String {
         format!("{}:{{l:{}}}:link", self.prefix, hash.to_hex())
+    }
+
+    /// The hashes (hex) of the links made for one person's response: a set, so that an
+    /// administrator can revoke them without knowing a secret.
+    pub fn links_of(&self, binding: &LinkBinding) -> String {
+        format!(
+            "{}:links-of:{}:{}",
+            self.prefix,
+            binding.response.id(),
+            binding.person
+        )
     }
 
     /// A Telegram linking code record.

@@ -932,6 +932,15 @@ pub enum AuditActionRecord {
         /// The status after.
         to: String,
     },
+    /// The links of one person's response were revoked.
+    LinksRevoked {
+        /// The response id.
+        response: String,
+        /// The person id.
+        person: String,
+        /// How many were revoked.
+        count: u32,
+    },
 }
 
 fn audit_role_parts(role: &Role) -> (String, Vec<String>) {
@@ -1023,6 +1032,15 @@ impl From<&AuditEntry> for AuditRecord {
                 from: from.as_str().to_owned(),
                 to: to.as_str().to_owned(),
             },
+            AuditAction::LinksRevoked {
+                response,
+                person,
+                count,
+            } => AuditActionRecord::LinksRevoked {
+                response: response.id().to_string(),
+                person: person.to_string(),
+                count: *count,
+            },
         };
         Self {
             v: VERSION,
@@ -1093,6 +1111,16 @@ impl TryFrom<AuditRecord> for AuditEntry {
                 organisation: parse("organisation id", OrganisationId::parse(&organisation))?,
                 from: validation_status(&from)?,
                 to: validation_status(&to)?,
+            },
+            AuditActionRecord::LinksRevoked {
+                response,
+                person,
+                count,
+            } => AuditAction::LinksRevoked {
+                response: ResponseKey::parse(&response)
+                    .ok_or_else(|| corrupt("response id", &response))?,
+                person: parse("person id", PersonId::parse(&person))?,
+                count,
             },
         };
         Ok(Self {
@@ -1544,6 +1572,12 @@ mod tests {
                 organisation: OrganisationId::parse("unicef").expect("id"),
                 from: ValidationStatus::InValidation,
                 to: ValidationStatus::Validated,
+            },
+            AuditAction::LinksRevoked {
+                response: ResponseKey::parse("r-2026/unicef/jiu-rbm-outcomes@1/~p-ben")
+                    .expect("key"),
+                person: PersonId::parse("p-ben").expect("id"),
+                count: 2,
             },
         ] {
             let entry = AuditEntry {

@@ -81,7 +81,7 @@ use super::{Backend, Receipt, ResponseRequest, Store, StoreError, UPDATE_MEMORY_
 use crate::domain::learning::priority_allows;
 use crate::domain::{
     Action, ActionId, ActionReminderKind, ActionReminderMark, ActionWrite, Activity, AnswerChange,
-    ApiToken, Assignment, CurrentAnswer, EventKind, LinkToken, NoticeId, Organisation,
+    ApiToken, Assignment, CurrentAnswer, EventKind, LinkBinding, LinkToken, NoticeId, Organisation,
     OrganisationId, Person, PersonId, QuestionId, ReminderClaim, ReminderMark, Response,
     ResponseEvent, ResponseId, ResponseKey, Round, RoundId, TelegramChatId, TelegramLinkCode,
     TelegramNotice, Timestamp, TokenHash, TokenId, ValidationRecord,
@@ -709,6 +709,29 @@ fn revoke_link_token_in(txn: &WriteTransaction, hash: &str) -> Result<bool, Stor
     Ok(true)
 }
 
+/// Revokes every usable link bound to `binding`; returns how many. Links are few (one
+/// per invitation), so a scan of the table is fine.
+fn revoke_links_of_in(txn: &WriteTransaction, binding: &LinkBinding) -> Result<usize, StoreError> {
+    let mut tokens = txn.open_table(LINK_TOKENS).map_err(db_err)?;
+    let mut revoke = Vec::new();
+    for entry in tokens.iter().map_err(db_err)? {
+        let (hash, bytes) = entry.map_err(db_err)?;
+        let record: LinkTokenRecord = decode("link token", bytes.value())?;
+        let token = LinkToken::try_from(record.clone())?;
+        if token.binding == *binding && !token.revoked {
+            let mut record = record;
+            record.revoke();
+            revoke.push((hash.value().to_owned(), encode(&record)));
+        }
+    }
+    for (hash, record) in &revoke {
+        tokens
+            .insert(hash.as_str(), record.as_slice())
+            .map_err(db_err)?;
+    }
+    Ok(revoke.len())
+}
+
 /// Appends a validation after the last one of its round and organisation.
 fn add_validation_in(
     txn: &WriteTransaction,
@@ -1308,6 +1331,12 @@ impl Store for RedbStore {
     async fn revoke_link_token(&self, hash: &TokenHash) -> Result<bool, StoreError> {
         let hash = hash.to_hex();
         self.write_quiet(move |txn| revoke_link_token_in(txn, &hash))
+            .await
+    }
+
+    async fn revoke_links_of(&self, binding: &LinkBinding) -> Result<usize, StoreError> {
+        let binding = binding.clone();
+        self.write_quiet(move |txn| revoke_links_of_in(txn, &binding))
             .await
     }
 

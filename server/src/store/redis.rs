@@ -42,10 +42,11 @@ use super::record::{ActionRecord, ActionReminderMarkRecord, ActivityRecord};
 use super::{Backend, Receipt, ResponseRequest, Store, StoreError, UPDATE_MEMORY_MILLIS};
 use crate::domain::{
     Action, ActionId, ActionReminderKind, ActionReminderMark, ActionWrite, Activity, ApiToken,
-    Assignment, CurrentAnswer, EventKind, LinkToken, NoticeId, Organisation, OrganisationId,
-    Person, PersonId, QuestionId, ReminderClaim, ReminderMark, Response, ResponseEvent, ResponseId,
-    ResponseKey, ResponseMeta, ResponseStatus, Role, Round, RoundId, TelegramChatId,
-    TelegramLinkCode, TelegramNotice, Timestamp, TokenHash, TokenId, ValidationRecord,
+    Assignment, CurrentAnswer, EventKind, LinkBinding, LinkToken, NoticeId, Organisation,
+    OrganisationId, Person, PersonId, QuestionId, ReminderClaim, ReminderMark, Response,
+    ResponseEvent, ResponseId, ResponseKey, ResponseMeta, ResponseStatus, Role, Round, RoundId,
+    TelegramChatId, TelegramLinkCode, TelegramNotice, Timestamp, TokenHash, TokenId,
+    ValidationRecord,
 };
 
 /// How often [`RedisStore::execute`] re-reads and re-plans when other writers keep
@@ -1317,9 +1318,17 @@ impl Store for RedisStore {
 
     async fn put_link_token(&self, token: &LinkToken) -> Result<(), StoreError> {
         let mut con = self.connection()?;
+        // The record first, then the index: a link the index misses cannot be revoked by
+        // binding, so a failure in between is reported and the link is not sent.
         redis::cmd("SET")
             .arg(self.keys.link_token(&token.hash))
             .arg(encode(&LinkTokenRecord::from(token)))
+            .exec_async(&mut con)
+            .await
+            .map_err(unavailable)?;
+        redis::cmd("SADD")
+            .arg(self.keys.links_of(&token.binding))
+            .arg(token.hash.to_hex())
             .exec_async(&mut con)
             .await
             .map_err(unavailable)
@@ -1352,6 +1361,31 @@ impl Store for RedisStore {
             .await
             .map_err(unavailable)?;
         Ok(true)
+    }
+
+    async fn revoke_links_of(&self, binding: &LinkBinding) -> Result<usize, StoreError> {
+        let mut con = self.connection()?;
+        let hashes: Vec<String> = redis::cmd("SMEMBERS")
+            .arg(self.keys.links_of(binding))
+            .query_async(&mut con)
+            .await
+            .map_err(unavailable)?;
+        let mut revoked = 0;
+        for hex in hashes {
+            let Some(hash) = TokenHash::from_hex(&hex) else {
+                return Err(StoreError::Corrupt(format!("a link index holds {hex:?}")));
+            };
+            // Revoking is idempotent: a retry after a failure part-way is harmless.
+            if self
+                .link_token(&hash)
+                .await?
+                .is_some_and(|token| !token.revoked && token.binding == *binding)
+                && self.revoke_link_token(&hash).await?
+            {
+                revoked += 1;
+            }
+        }
+        Ok(revoked)
     }
 
     async fn put_telegram_code(&self, code: &TelegramLinkCode) -> Result<(), StoreError> {

@@ -650,6 +650,18 @@ fn matrix() -> Vec<Row> {
         },
         row(
             Mutation,
+            "revokeLinks",
+            ADMIN_ONLY,
+            "mutation($input: RevokeLinksInput!) { revokeLinks(input: $input) { revoked } }",
+            |cell| {
+                json!({ "input": {
+                    "response": { "roundId": own_round(cell), "organisationId": "unicef",
+                                  "instrument": "jiu-rbm-outcomes@1", "personId": "p-ben" },
+                } })
+            },
+        ),
+        row(
+            Mutation,
             "saveAnswers",
             ANSWERER,
             "mutation($input: SaveAnswersInput!) { saveAnswers(input: $input) { replayed } }",

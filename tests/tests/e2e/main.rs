@@ -8,6 +8,8 @@ mod answering;
 mod authorization;
 // Bad input: a coded error, no change, no internal text.
 mod bad_input;
+// The web form in headless Chromium over WebDriver: two sittings, autosave, Submit, receipt.
+mod browser;
 // The bot's handler tree with its real GraphQL client against a spawned server.
 mod bot;
 // The bot's inline buttons can address every question the server's catalogue defines.

@@ -174,7 +174,7 @@ pub fn fill_all(html: &str, text: &str) -> Vec<(String, String)> {
     fields
 }
 
-const RESPONSE: &str = "query($response: ResponseRefInput!) {
+pub const RESPONSE: &str = "query($response: ResponseRefInput!) {
   response(response: $response) { status lastSeq answers { questionId value { text } channel } }
 }";
 
@@ -280,16 +280,49 @@ async fn a_link_opens_a_session_and_the_form_saves_answers_with_channel_web() {
         assert_eq!(status, 422, "{html}");
         assert!(html.contains("Please answer the required questions"));
 
-        // Revoking the link ends its sessions and the link itself.
-        assert!(
-            links::revoke(server.state.store.as_ref(), secret)
-                .await
-                .expect("revoked")
+        // An administrator revokes Ben's links (not knowing the secret): that ends its
+        // sessions and the link itself, and the audit log says so.
+        let revoke = |response: serde_json::Value| json!({ "input": { "response": response } });
+        let refused = server
+            .admin(REVOKE, revoke(fixtures::stages("unicef")))
+            .await;
+        assert_eq!(
+            crate::support::error_code(&refused),
+            Some("BAD_USER_INPUT"),
+            "a consolidated response needs the person: {refused}"
         );
+        let revoked = server
+            .admin(REVOKE, revoke(outcomes("unicef", "p-ben")))
+            .await;
+        assert_eq!(data(&revoked)["revokeLinks"]["revoked"], 1, "{revoked}");
         let (status, _) = get(&client, &server.url, "/form", &cookie).await;
         assert_eq!(status, 404);
         let (status, _, cookie) = open(&client, &url).await;
         assert_eq!((status, cookie), (404, None));
+        let again = server
+            .admin(REVOKE, revoke(outcomes("unicef", "p-ben")))
+            .await;
+        assert_eq!(data(&again)["revokeLinks"]["revoked"], 0, "{again}");
+        let audit = server
+            .admin(
+                "query($id: String!) { round(id: $id) { audit { action personId responseId count } } }",
+                json!({ "id": ROUND }),
+            )
+            .await;
+        let entries = data(&audit)["round"]["audit"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let logged: Vec<_> = entries
+            .iter()
+            .filter(|entry| entry["action"] == "LINKS_REVOKED")
+            .collect();
+        assert_eq!(
+            logged,
+            [&json!({ "action": "LINKS_REVOKED", "personId": "p-ben",
+                      "responseId": "r-2026/unicef/jiu-rbm-outcomes@1/~p-ben", "count": 1 })],
+            "{audit}"
+        );
         server.stop().await;
     }
 }
@@ -336,12 +369,15 @@ impl Captured {
     }
 }
 
-const INVITE: &str = "mutation($input: InviteByEmailInput!) {
+const REVOKE: &str =
+    "mutation($input: RevokeLinksInput!) { revokeLinks(input: $input) { revoked } }";
+
+pub const INVITE: &str = "mutation($input: InviteByEmailInput!) {
   inviteByEmail(input: $input) { sent { personId organisationId responseId } failed { personId } }
 }";
 
 /// The personal link in a received message: `<base>/l/<64 hex>`.
-fn link_in(message: &str, base: &str) -> String {
+pub fn link_in(message: &str, base: &str) -> String {
     let prefix = format!("{base}/l/");
     let start = message.find(&prefix).expect("a link to the base URL");
     let secret: String = message[start + prefix.len()..]
