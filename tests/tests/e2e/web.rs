@@ -398,6 +398,10 @@ async fn an_invitation_over_smtp_leads_to_a_draft_with_channel_web_a_submission_
         .with_ansi(false)
         .finish();
     let _logs = tracing::subscriber::set_default(subscriber);
+    // Other tests on other threads may have registered the server's log call sites while
+    // no subscriber of theirs wanted them; recompute which call sites are enabled so this
+    // thread's subscriber sees every event.
+    tracing::callsite::rebuild_interest_cache();
 
     let sink = tests::smtp::SmtpSink::start();
     let port = tests::free_port();
