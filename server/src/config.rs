@@ -51,6 +51,9 @@ pub struct RemindersSettings {
     pub max_per_person: u32,
     /// Seconds between two checks for due reminders.
     pub check_interval_secs: u64,
+    /// Days before a follow-up action's due date on which its owner is reminded (once);
+    /// an owner whose action is overdue is reminded once more.
+    pub action_days_before: u32,
 }
 
 impl Default for RemindersSettings {
@@ -60,6 +63,7 @@ impl Default for RemindersSettings {
             days_before: vec![7, 2, 1],
             max_per_person: 3,
             check_interval_secs: 300,
+            action_days_before: 3,
         }
     }
 }
@@ -81,6 +85,12 @@ impl RemindersSettings {
         }
         if self.check_interval_secs == 0 {
             return Err("reminders.check_interval_secs must be at least 1".to_owned());
+        }
+        if !(1..=365).contains(&self.action_days_before) {
+            return Err(format!(
+                "reminders.action_days_before: {} is not a number of days from 1 to 365",
+                self.action_days_before
+            ));
         }
         Ok(())
     }

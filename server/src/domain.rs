@@ -4,6 +4,7 @@
 
 pub mod answer;
 pub mod id;
+pub mod learning;
 pub mod organisation;
 pub mod person;
 pub mod reminders;
@@ -18,7 +19,12 @@ pub use answer::{
     MAX_LIST_ITEMS, MAX_SHORT_TEXT_CHARS, MAX_TEXT_CHARS, NamedRating, Rating, Stage, ValueError,
 };
 pub use id::{
-    IdError, IdempotencyKey, OrganisationId, PersonId, QuestionId, ResponseId, RoundId, TokenId,
+    ActionId, IdError, IdempotencyKey, OrganisationId, PersonId, QuestionId, ResponseId, RoundId,
+    TokenId,
+};
+pub use learning::{
+    Action, ActionLink, ActionReminderKind, ActionReminderMark, ActionStatus, ActionWrite,
+    Activity, ActivityKind, ThemeTag,
 };
 pub use organisation::Organisation;
 pub use person::{EmailAddress, EmailError, Person, TelegramChatId};

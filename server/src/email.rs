@@ -247,6 +247,16 @@ impl Default for EmailTemplates {
                 "reminder",
                 include_str!("../templates/reminder.html.hbs"),
             ),
+            (
+                false,
+                "action-reminder",
+                include_str!("../templates/action-reminder.txt.hbs"),
+            ),
+            (
+                true,
+                "action-reminder",
+                include_str!("../templates/action-reminder.html.hbs"),
+            ),
         ] {
             let registry = if escaped { &mut html } else { &mut text };
             // Part of the binary; a unit test renders each, so a broken one fails a test.

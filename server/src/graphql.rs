@@ -11,6 +11,7 @@ pub mod cache;
 pub mod catalogue;
 pub mod error;
 pub mod invitations;
+pub mod learning;
 pub mod pack;
 pub mod ping;
 pub mod profile;
@@ -39,6 +40,7 @@ pub struct Query(
     telegram::TelegramQuery,
     validation::ValidationQuery,
     pack::PackQuery,
+    learning::LearningQuery,
 );
 
 /// All mutations.
@@ -50,6 +52,7 @@ pub struct Mutation(
     validation::ValidationMutation,
     invitations::InvitationsMutation,
     reminders::RemindersMutation,
+    learning::LearningMutation,
 );
 
 /// All subscriptions.

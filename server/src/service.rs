@@ -7,6 +7,7 @@ pub mod admin;
 pub mod answers;
 pub mod demo;
 pub mod invitations;
+pub mod learning;
 pub mod links;
 pub mod pack;
 pub mod profile;

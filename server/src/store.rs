@@ -20,11 +20,12 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::domain::{
-    Actor, ApiToken, Assignment, Channel, Command, CommandError, IdempotencyKey, LinkBinding,
-    LinkToken, NoticeId, Organisation, OrganisationId, Person, PersonId, ReminderClaim,
-    ReminderMark, Response, ResponseEvent, ResponseKey, Role, Round, RoundId, RoundStatus, Stage,
-    TelegramChatId, TelegramLinkCode, TelegramNotice, Timestamp, TokenHash, TokenId,
-    ValidationRecord, ValidationStatus,
+    Action, ActionId, ActionReminderKind, ActionReminderMark, ActionWrite, Activity, Actor,
+    ApiToken, Assignment, Channel, Command, CommandError, IdempotencyKey, LinkBinding, LinkToken,
+    NoticeId, Organisation, OrganisationId, Person, PersonId, ReminderClaim, ReminderMark,
+    Response, ResponseEvent, ResponseKey, Role, Round, RoundId, RoundStatus, Stage, TelegramChatId,
+    TelegramLinkCode, TelegramNotice, Timestamp, TokenHash, TokenId, ValidationRecord,
+    ValidationStatus,
 };
 
 /// How long a Telegram update id is remembered for de-duplication. Telegram redelivers
@@ -360,6 +361,46 @@ pub trait Store: Send + Sync + fmt::Debug {
         round: &RoundId,
         person: &PersonId,
     ) -> Result<Vec<ReminderMark>, StoreError>;
+
+    /// Creates or replaces the activity of a round (real-time learning).
+    async fn put_activity(&self, activity: &Activity) -> Result<(), StoreError>;
+    /// The activity of a round; `None` when the round is not an activity.
+    async fn activity(&self, round: &RoundId) -> Result<Option<Activity>, StoreError>;
+    /// Every activity, by round id.
+    async fn activities(&self) -> Result<Vec<Activity>, StoreError>;
+
+    /// Creates or replaces an action (identified by round and id), atomically with the
+    /// priority limit: a priority action is written only when the other priority
+    /// actions of its organisation in its round number fewer than `max_priority`
+    /// ([`crate::domain::learning::priority_allows`]); otherwise nothing is written and
+    /// [`ActionWrite::PriorityLimitReached`] returned. An action's round and
+    /// organisation never change (callers keep them).
+    async fn put_action(
+        &self,
+        action: &Action,
+        max_priority: u32,
+    ) -> Result<ActionWrite, StoreError>;
+    /// The actions of a round, by id.
+    async fn actions(&self, round: &RoundId) -> Result<Vec<Action>, StoreError>;
+
+    /// Claims the reminder of one kind of an action, atomically: `true` (and the mark
+    /// stored) when no mark of that (round, action, kind) exists; else `false`, nothing
+    /// written. Of concurrent claims exactly one succeeds.
+    async fn claim_action_reminder(&self, mark: &ActionReminderMark) -> Result<bool, StoreError>;
+    /// Removes the mark of an action reminder that could not be sent; returns whether
+    /// there was one.
+    async fn release_action_reminder(
+        &self,
+        round: &RoundId,
+        action: &ActionId,
+        kind: ActionReminderKind,
+    ) -> Result<bool, StoreError>;
+    /// The reminder marks of an action, by kind.
+    async fn action_reminder_marks(
+        &self,
+        round: &RoundId,
+        action: &ActionId,
+    ) -> Result<Vec<ActionReminderMark>, StoreError>;
 
     /// Queues a Telegram notice, claimable at once; returns `false` (and changes
     /// nothing) when a notice with its id is queued already.

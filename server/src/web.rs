@@ -480,8 +480,9 @@ async fn post_form(request: &Request, body: Body, Data(state): Data<&Arc<AppStat
             },
         )
         .await;
-        if let Err(error) = saved {
-            return refused(state, &session, &token, &posted, &error).await;
+        match saved {
+            Ok(receipt) => crate::graphql::answering::announce(state, &key, &receipt).await,
+            Err(error) => return refused(state, &session, &token, &posted, &error).await,
         }
     }
     if plan.submit {
@@ -496,7 +497,8 @@ async fn post_form(request: &Request, body: Body, Data(state): Data<&Arc<AppStat
         )
         .await
         {
-            Ok(_) => {
+            Ok(receipt) => {
+                crate::graphql::answering::announce(state, &key, &receipt).await;
                 tracing::info!(response = %key.id(), "a response was submitted on the web");
                 spawn_receipt(Arc::clone(state), token);
                 redirect("/form/submitted").finish()

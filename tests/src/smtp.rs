@@ -68,7 +68,31 @@ impl SmtpSink {
             .clone()
     }
 
-    /// Waits until at least `count` messages arrived, at most `limit`.
+    /// Waits without blocking the async runtime until at least `count` messages arrived,
+    /// at most `limit`: in a test whose server runs on the same runtime (a receipt sent
+    /// from a spawned task), the blocking [`SmtpSink::wait_for`] would stop the very task
+    /// it waits for.
+    ///
+    /// # Panics
+    /// When they do not arrive in time.
+    pub async fn arrived(&self, count: usize, limit: Duration) -> Vec<Received> {
+        let deadline = Instant::now() + limit;
+        loop {
+            let messages = self.messages();
+            if messages.len() >= count {
+                return messages;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{count} message(s) expected, {} arrived",
+                messages.len()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Waits until at least `count` messages arrived, at most `limit`, blocking the
+    /// thread (for synchronous callers; async tests use [`SmtpSink::arrived`]).
     ///
     /// # Panics
     /// When they do not arrive in time.

@@ -718,6 +718,20 @@ async fn after_write(
     key: ResponseKey,
     receipt: Receipt,
 ) -> Result<ResponsePayload, GqlError> {
+    announce(&request.state, &key, &receipt).await;
+    let events = receipt.events.iter().map(Into::into).collect();
+    Ok(ResponsePayload {
+        catalogue: Arc::clone(&request.state.catalogue),
+        key,
+        events,
+        replayed: receipt.replayed,
+    })
+}
+
+/// Counts and publishes to `roundEvents` what a receipt recorded (nothing for a
+/// replay): answers saved, a submission. Every channel that writes answers calls it
+/// after the store acknowledged (GraphQL and the bot here, the web form in `web`).
+pub(crate) async fn announce(state: &crate::app::AppState, key: &ResponseKey, receipt: &Receipt) {
     if !receipt.replayed
         && let Some(last) = receipt.events.last()
     {
@@ -730,12 +744,8 @@ async fn after_write(
             })
             .collect();
         if !questions.is_empty() {
-            request
-                .state
-                .metrics
-                .answers_saved(last.channel, questions.len());
-            request
-                .state
+            state.metrics.answers_saved(last.channel, questions.len());
+            state
                 .events
                 .publish(
                     &key.round,
@@ -750,8 +760,7 @@ async fn after_write(
                 .await;
         }
         if matches!(last.kind, EventKind::Submitted) {
-            request
-                .state
+            state
                 .events
                 .publish(
                     &key.round,
@@ -763,13 +772,6 @@ async fn after_write(
                 .await;
         }
     }
-    let events = receipt.events.iter().map(Into::into).collect();
-    Ok(ResponsePayload {
-        catalogue: Arc::clone(&request.state.catalogue),
-        key,
-        events,
-        replayed: receipt.replayed,
-    })
 }
 
 fn save_error(error: SaveError) -> GqlError {

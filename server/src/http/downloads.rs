@@ -7,7 +7,10 @@
 //! - `GET /charts/{round}/matrix.svg`: the heatmap of the round matrix;
 //! - `GET /packs/{round}/{organisation}.html`, `.md`, `.json`: an organisation's
 //!   validation interview pack (`service::pack`), the HTML inline, the others as
-//!   attachments.
+//!   attachments;
+//! - `GET /reports/{round}/findings.html`, `findings.md`: the findings report (annex 2)
+//!   of a real-time learning activity (`service::learning`), the HTML inline, the
+//!   Markdown as an attachment.
 //!
 //! The exports and the configuration chart take `?rule=median|minimum|mode` (any case;
 //! default `median`), the pillar rule of their pillar stages; the heatmap shows component
@@ -137,6 +140,7 @@ pub(super) fn routes(route: poem::Route) -> poem::Route {
         )
         .at("/charts/:round/matrix.svg", poem::get(matrix_svg))
         .at("/packs/:round/:file", poem::get(pack))
+        .at("/reports/:round/:file", poem::get(findings_report))
 }
 
 // --- handlers ------------------------------------------------------------------------
@@ -244,6 +248,44 @@ async fn pack(
                 "{disposition}; filename=\"{}\"",
                 crate::service::pack::file_name(&round, &organisation, format)
             ),
+        ))
+    };
+    made.await.unwrap_or_else(|error| failure(state, error))
+}
+
+#[handler]
+async fn findings_report(
+    request: &Request,
+    Path((round, file_name)): Path<(String, String)>,
+    Data(state): Data<&Arc<AppState>>,
+) -> Response {
+    let made = async {
+        let round = round_reader(state, request, &round).await?;
+        let (format, content_type, disposition) = match file_name.as_str() {
+            "findings.html" => (
+                crate::service::learning::ReportFormat::Html,
+                PackFormat::Html.content_type(),
+                "inline",
+            ),
+            "findings.md" => (
+                crate::service::learning::ReportFormat::Markdown,
+                PackFormat::Markdown.content_type(),
+                "attachment",
+            ),
+            _ => return Err(GqlError::not_found("there is no such report")),
+        };
+        let report = crate::service::learning::report(
+            state.store.as_ref(),
+            &state.catalogue,
+            round.as_str(),
+        )
+        .await
+        .map_err(GqlError::from)?;
+        let text = report.render(format).map_err(GqlError::from)?;
+        Ok(file(
+            text.into_bytes(),
+            content_type,
+            &format!("{disposition}; filename=\"{round}-{file_name}\""),
         ))
     };
     made.await.unwrap_or_else(|error| failure(state, error))

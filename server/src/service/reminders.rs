@@ -86,6 +86,10 @@ pub struct TickReport {
     pub failed: Vec<Reminded>,
     /// Telegram notices queued for the bot.
     pub notices: usize,
+    /// Reminders of follow-up actions emailed to their owners.
+    pub actions: Vec<crate::service::learning::ActionReminded>,
+    /// Action reminders whose email failed (their marks released).
+    pub actions_failed: Vec<crate::service::learning::ActionReminded>,
 }
 
 /// What a tick needs; [`Reminders::of`] takes it from the server's state, tests may
@@ -173,6 +177,16 @@ impl<'a> Reminders<'a> {
             self.remind_round(&round, deadline, day, now, &mut report)
                 .await?;
         }
+        let (sent, failed) = crate::service::learning::remind_actions(
+            self.store,
+            self.mailer,
+            self.holder,
+            self.settings.action_days_before,
+            now,
+        )
+        .await?;
+        report.actions = sent;
+        report.actions_failed = failed;
         Ok(report)
     }
 

@@ -20,6 +20,10 @@ use crate::domain::{
 
 use super::{AuditAction, AuditEntry};
 use super::{Receipt, ResponseRequest, SharedStore, Store, StoreError};
+use crate::domain::{
+    Action, ActionId, ActionLink, ActionReminderKind, ActionReminderMark, ActionStatus,
+    ActionWrite, Activity, ActivityKind, ThemeTag,
+};
 
 /// A check of the contract.
 pub type Check = fn(SharedStore) -> Pin<Box<dyn Future<Output = ()> + Send>>;
@@ -49,6 +53,16 @@ pub const CHECKS: &[(&str, Check)] = &[
     ("leases", |s| Box::pin(leases(s))),
     ("reminder marks", |s| Box::pin(reminder_marks(s))),
     ("telegram notices", |s| Box::pin(telegram_notices(s))),
+    ("learning activities", |s| Box::pin(activities(s))),
+    ("actions and the priority limit", |s| {
+        Box::pin(actions_and_priority_limit(s))
+    }),
+    ("concurrent priority actions", |s| {
+        Box::pin(concurrent_priority_actions(s))
+    }),
+    ("action reminder marks", |s| {
+        Box::pin(action_reminder_marks(s))
+    }),
     ("closed store", |s| Box::pin(closed_store(s))),
 ];
 
@@ -1275,6 +1289,246 @@ async fn telegram_notices(store: SharedStore) {
     assert!(
         ok("queued again after", store.put_telegram_notice(&third)).await,
         "its id is free again"
+    );
+}
+
+fn activity_fixture(round: &str) -> Activity {
+    let key = ResponseKey {
+        round: id(RoundId::parse(round)),
+        organisation: id(OrganisationId::parse("iom")),
+        instrument: InstrumentRef::parse("iom-rtl-after-action-review@1")
+            .unwrap_or_else(|e| panic!("fixture instrument: {e}")),
+        respondent: Respondent::Person(id(PersonId::parse("p-ana"))),
+    };
+    Activity {
+        round: id(RoundId::parse(round)),
+        kind: ActivityKind::AfterActionReview,
+        intervention: "Flood response".to_owned(),
+        facilitator: id(PersonId::parse("p-fac")),
+        participant_roles: [(id(PersonId::parse("p-ana")), "Field officer".to_owned())].into(),
+        period: "March 2026".to_owned(),
+        concept_note: [("context".to_owned(), "Floods in the north".to_owned())].into(),
+        previous: None,
+        cycle: 1,
+        themes: vec![ThemeTag {
+            response: key,
+            question: "questions/expected".to_owned(),
+            themes: vec!["logistics".to_owned(), "staffing".to_owned()],
+        }],
+        report: [("conclusions/conclusions".to_owned(), "It worked".to_owned())].into(),
+        created_at: Timestamp::from_millis(1_000),
+    }
+}
+
+async fn activities(store: SharedStore) {
+    let round = id(RoundId::parse("aar-1"));
+    assert_eq!(ok("activity", store.activity(&round)).await, None);
+    let first = activity_fixture("aar-1");
+    ok("put", store.put_activity(&first)).await;
+    assert_eq!(
+        ok("activity", store.activity(&round)).await,
+        Some(first.clone())
+    );
+    let mut second = activity_fixture("aar-2");
+    second.previous = Some(round.clone());
+    second.cycle = 2;
+    second.themes.clear();
+    ok("put second", store.put_activity(&second)).await;
+    let mut changed = first.clone();
+    changed
+        .report
+        .insert("findings/findings".to_owned(), "Edited".to_owned());
+    ok("replace", store.put_activity(&changed)).await;
+    assert_eq!(
+        ok("activities", store.activities()).await,
+        vec![changed, second],
+        "by round id, the latest version"
+    );
+}
+
+/// An action of organisation `organisation` in round `aar-1`.
+pub fn action_fixture(action: &str, organisation: &str, priority: bool) -> Action {
+    Action {
+        id: id(ActionId::parse(action)),
+        round: id(RoundId::parse("aar-1")),
+        organisation: id(OrganisationId::parse(organisation)),
+        link: ActionLink::Component("2.3".to_owned()),
+        text: format!("Follow up {action}"),
+        owner: id(PersonId::parse("p-ana")),
+        due: Timestamp::from_millis(5_000),
+        status: ActionStatus::Open,
+        priority,
+        created_at: Timestamp::from_millis(1_000),
+        updated_at: Timestamp::from_millis(1_000),
+    }
+}
+
+async fn actions_and_priority_limit(store: SharedStore) {
+    let round = id(RoundId::parse("aar-1"));
+    for n in 1..=5 {
+        let action = action_fixture(&format!("a-{n}"), "iom", true);
+        assert_eq!(
+            ok("put priority", store.put_action(&action, 5)).await,
+            ActionWrite::Written
+        );
+    }
+    let sixth = action_fixture("a-6", "iom", true);
+    assert_eq!(
+        ok("sixth", store.put_action(&sixth, 5)).await,
+        ActionWrite::PriorityLimitReached,
+        "a sixth priority action is refused"
+    );
+    let listed = ok("actions", store.actions(&round)).await;
+    assert_eq!(listed.len(), 5, "the refused one was not written");
+    assert!(listed.iter().all(|a| a.id.as_str() != "a-6"));
+    // Editing one of the five is allowed; another organisation has its own five; an
+    // ordinary action is not limited.
+    let mut edited = action_fixture("a-3", "iom", true);
+    edited.status = ActionStatus::InProgress;
+    edited.link = ActionLink::Pillar("2".to_owned());
+    assert_eq!(
+        ok("edit", store.put_action(&edited, 5)).await,
+        ActionWrite::Written
+    );
+    assert_eq!(
+        ok(
+            "other org",
+            store.put_action(&action_fixture("b-1", "unhcr", true), 5)
+        )
+        .await,
+        ActionWrite::Written
+    );
+    assert_eq!(
+        ok(
+            "ordinary",
+            store.put_action(&action_fixture("a-7", "iom", false), 5)
+        )
+        .await,
+        ActionWrite::Written
+    );
+    // Demoting one frees a place.
+    let mut demoted = action_fixture("a-1", "iom", false);
+    demoted.link = ActionLink::Activity;
+    assert_eq!(
+        ok("demote", store.put_action(&demoted, 5)).await,
+        ActionWrite::Written
+    );
+    assert_eq!(
+        ok("sixth now fits", store.put_action(&sixth, 5)).await,
+        ActionWrite::Written
+    );
+    assert_eq!(
+        ok(
+            "a seventh",
+            store.put_action(&action_fixture("a-8", "iom", true), 5)
+        )
+        .await,
+        ActionWrite::PriorityLimitReached
+    );
+    let listed = ok("actions", store.actions(&round)).await;
+    let ids: Vec<&str> = listed.iter().map(|a| a.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        ["a-1", "a-2", "a-3", "a-4", "a-5", "a-6", "a-7", "b-1"],
+        "by id"
+    );
+    assert_eq!(listed[0], demoted);
+    assert_eq!(listed[2], edited);
+    assert!(
+        ok("other round", store.actions(&id(RoundId::parse("aar-2"))))
+            .await
+            .is_empty()
+    );
+}
+
+async fn concurrent_priority_actions(store: SharedStore) {
+    let writes = (1..=8).map(|n| {
+        let store = Arc::clone(&store);
+        async move {
+            store
+                .put_action(&action_fixture(&format!("c-{n}"), "iom", true), 5)
+                .await
+        }
+    });
+    let outcomes = futures_util::future::join_all(writes).await;
+    let written = outcomes
+        .iter()
+        .filter(|o| matches!(o, Ok(ActionWrite::Written)))
+        .count();
+    assert_eq!(
+        written, 5,
+        "exactly five of eight concurrent priority actions"
+    );
+    let stored = ok("actions", store.actions(&id(RoundId::parse("aar-1")))).await;
+    assert_eq!(stored.len(), 5);
+}
+
+async fn action_reminder_marks(store: SharedStore) {
+    let round = id(RoundId::parse("aar-1"));
+    let action = id(ActionId::parse("a-1"));
+    let mark = |kind| ActionReminderMark {
+        round: round.clone(),
+        action: action.clone(),
+        kind,
+        owner: id(PersonId::parse("p-ana")),
+        claimed_at: Timestamp::from_millis(7_000),
+        holder: "instance-a".to_owned(),
+    };
+    assert!(
+        ok(
+            "claim",
+            store.claim_action_reminder(&mark(ActionReminderKind::Due))
+        )
+        .await
+    );
+    assert!(
+        !ok(
+            "again",
+            store.claim_action_reminder(&mark(ActionReminderKind::Due))
+        )
+        .await,
+        "once per kind"
+    );
+    assert!(
+        ok(
+            "overdue",
+            store.claim_action_reminder(&mark(ActionReminderKind::Overdue))
+        )
+        .await
+    );
+    assert_eq!(
+        ok("marks", store.action_reminder_marks(&round, &action)).await,
+        vec![
+            mark(ActionReminderKind::Due),
+            mark(ActionReminderKind::Overdue)
+        ]
+    );
+    assert!(
+        ok(
+            "release",
+            store.release_action_reminder(&round, &action, ActionReminderKind::Due)
+        )
+        .await
+    );
+    assert!(
+        !ok(
+            "release again",
+            store.release_action_reminder(&round, &action, ActionReminderKind::Due)
+        )
+        .await
+    );
+    assert!(
+        ok(
+            "claim after release",
+            store.claim_action_reminder(&mark(ActionReminderKind::Due))
+        )
+        .await
+    );
+    let other = id(ActionId::parse("a-2"));
+    assert!(
+        ok("other action", store.action_reminder_marks(&round, &other))
+            .await
+            .is_empty()
     );
 }
 

@@ -34,7 +34,9 @@
 //! (`[a-z0-9-/@~]`), hex hashes and integers. Client-supplied strings that are not ids
 //! (idempotency keys, question ids) are hash fields, never key names.
 
-use crate::domain::{LinkBinding, OrganisationId, PersonId, ResponseId, RoundId, TokenHash};
+use crate::domain::{
+    ActionId, LinkBinding, OrganisationId, PersonId, ResponseId, RoundId, TokenHash,
+};
 
 /// Keys of one response; one hash tag, one slot.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -202,6 +204,31 @@ impl KeyLayout {
     /// The reminder marks of a person in a round (in the round's slot).
     pub fn reminders(&self, round: &RoundId, person: &PersonId) -> String {
         format!("{}:{{g:{round}}}:reminders:{person}", self.prefix)
+    }
+
+    /// The learning activity of a round (in the round's slot).
+    pub fn activity(&self, round: &RoundId) -> String {
+        format!("{}:{{g:{round}}}:activity", self.prefix)
+    }
+
+    /// The set of round ids that have an activity.
+    pub fn activities(&self) -> String {
+        format!("{}:activities", self.prefix)
+    }
+
+    /// The actions of a round: action id → record (in the round's slot).
+    pub fn actions(&self, round: &RoundId) -> String {
+        format!("{}:{{g:{round}}}:actions", self.prefix)
+    }
+
+    /// The ids of an organisation's priority actions in a round (in the round's slot).
+    pub fn priority_actions(&self, round: &RoundId, organisation: &OrganisationId) -> String {
+        format!("{}:{{g:{round}}}:priority:{organisation}", self.prefix)
+    }
+
+    /// The reminder marks of an action: kind → mark (in the round's slot).
+    pub fn action_reminders(&self, round: &RoundId, action: &ActionId) -> String {
+        format!("{}:{{g:{round}}}:action-reminders:{action}", self.prefix)
     }
 
     /// The Telegram notice queue.

@@ -10,6 +10,10 @@ use sha2::{Digest, Sha256};
 
 use crate::catalogue::InstrumentRef;
 use crate::domain::{
+    Action, ActionId, ActionLink, ActionReminderKind, ActionReminderMark, ActionStatus, Activity,
+    ActivityKind, EmailAddress, ResponseId, ThemeTag,
+};
+use crate::domain::{
     Actor, AnswerChange, AnswerValue, ApiToken, Assignment, Channel, Command, CurrentAnswer,
     DateValue, EventKind, EvidenceItem, EvidenceKind, FileRef, IdempotencyKey, LinkBinding,
     LinkToken, NamedRating, NoticeId, Organisation, OrganisationId, Person, PersonId, QuestionId,
@@ -18,7 +22,6 @@ use crate::domain::{
     TokenHash, TokenId, TokenRole, ValidationRecord, ValidationStatus, ValidationSubject,
     Validator,
 };
-use crate::domain::{EmailAddress, ResponseId};
 
 use super::{AuditAction, AuditEntry, ResponseRequest, StoreError};
 
@@ -1587,5 +1590,211 @@ mod tests {
             let record: AuditRecord = decode("audit entry", &bytes).expect("json");
             assert_eq!(AuditEntry::try_from(record).expect("reads back"), entry);
         }
+    }
+}
+
+// --- real-time learning ------------------------------------------------------------------
+
+/// A stored theme tag.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ThemeTagRecord {
+    response: String,
+    question: String,
+    themes: Vec<String>,
+}
+
+/// A stored learning activity.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ActivityRecord {
+    v: u16,
+    round: String,
+    kind: String,
+    intervention: String,
+    facilitator: String,
+    participant_roles: std::collections::BTreeMap<String, String>,
+    period: String,
+    concept_note: std::collections::BTreeMap<String, String>,
+    previous: Option<String>,
+    cycle: u32,
+    themes: Vec<ThemeTagRecord>,
+    report: std::collections::BTreeMap<String, String>,
+    created_at: i64,
+}
+
+impl From<&Activity> for ActivityRecord {
+    fn from(a: &Activity) -> Self {
+        Self {
+            v: VERSION,
+            round: a.round.to_string(),
+            kind: a.kind.as_str().to_owned(),
+            intervention: a.intervention.clone(),
+            facilitator: a.facilitator.to_string(),
+            participant_roles: a
+                .participant_roles
+                .iter()
+                .map(|(p, r)| (p.to_string(), r.clone()))
+                .collect(),
+            period: a.period.clone(),
+            concept_note: a.concept_note.clone(),
+            previous: a.previous.as_ref().map(ToString::to_string),
+            cycle: a.cycle,
+            themes: a
+                .themes
+                .iter()
+                .map(|t| ThemeTagRecord {
+                    response: t.response.id().to_string(),
+                    question: t.question.clone(),
+                    themes: t.themes.clone(),
+                })
+                .collect(),
+            report: a.report.clone(),
+            created_at: a.created_at.millis(),
+        }
+    }
+}
+
+impl TryFrom<ActivityRecord> for Activity {
+    type Error = StoreError;
+    fn try_from(r: ActivityRecord) -> Result<Self, StoreError> {
+        check_version("activity", r.v)?;
+        let mut themes = Vec::with_capacity(r.themes.len());
+        for t in r.themes {
+            themes.push(ThemeTag {
+                response: ResponseKey::parse(&t.response)
+                    .ok_or_else(|| corrupt("response id", &t.response))?,
+                question: t.question,
+                themes: t.themes,
+            });
+        }
+        Ok(Self {
+            round: parse("round id", RoundId::parse(&r.round))?,
+            kind: ActivityKind::parse(&r.kind).ok_or_else(|| corrupt("activity kind", &r.kind))?,
+            intervention: r.intervention,
+            facilitator: parse("person id", PersonId::parse(&r.facilitator))?,
+            participant_roles: r
+                .participant_roles
+                .into_iter()
+                .map(|(p, role)| Ok((parse("person id", PersonId::parse(&p))?, role)))
+                .collect::<Result<_, StoreError>>()?,
+            period: r.period,
+            concept_note: r.concept_note,
+            previous: r
+                .previous
+                .map(|p| parse("round id", RoundId::parse(&p)))
+                .transpose()?,
+            cycle: r.cycle,
+            themes,
+            report: r.report,
+            created_at: Timestamp::from_millis(r.created_at),
+        })
+    }
+}
+
+/// A stored follow-up action. `link` is `activity`, `component:<id>` or `pillar:<id>`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ActionRecord {
+    v: u16,
+    id: String,
+    round: String,
+    organisation: String,
+    link: String,
+    text: String,
+    owner: String,
+    due: i64,
+    status: String,
+    priority: bool,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl From<&Action> for ActionRecord {
+    fn from(a: &Action) -> Self {
+        Self {
+            v: VERSION,
+            id: a.id.to_string(),
+            round: a.round.to_string(),
+            organisation: a.organisation.to_string(),
+            link: match &a.link {
+                ActionLink::Activity => "activity".to_owned(),
+                ActionLink::Component(c) => format!("component:{c}"),
+                ActionLink::Pillar(p) => format!("pillar:{p}"),
+            },
+            text: a.text.clone(),
+            owner: a.owner.to_string(),
+            due: a.due.millis(),
+            status: a.status.as_str().to_owned(),
+            priority: a.priority,
+            created_at: a.created_at.millis(),
+            updated_at: a.updated_at.millis(),
+        }
+    }
+}
+
+impl TryFrom<ActionRecord> for Action {
+    type Error = StoreError;
+    fn try_from(r: ActionRecord) -> Result<Self, StoreError> {
+        check_version("action", r.v)?;
+        let link = match r.link.split_once(':') {
+            None if r.link == "activity" => ActionLink::Activity,
+            Some(("component", c)) => ActionLink::Component(c.to_owned()),
+            Some(("pillar", p)) => ActionLink::Pillar(p.to_owned()),
+            _ => return Err(corrupt("action link", &r.link)),
+        };
+        Ok(Self {
+            id: parse("action id", ActionId::parse(&r.id))?,
+            round: parse("round id", RoundId::parse(&r.round))?,
+            organisation: parse("organisation id", OrganisationId::parse(&r.organisation))?,
+            link,
+            text: r.text,
+            owner: parse("person id", PersonId::parse(&r.owner))?,
+            due: Timestamp::from_millis(r.due),
+            status: ActionStatus::parse(&r.status)
+                .ok_or_else(|| corrupt("action status", &r.status))?,
+            priority: r.priority,
+            created_at: Timestamp::from_millis(r.created_at),
+            updated_at: Timestamp::from_millis(r.updated_at),
+        })
+    }
+}
+
+/// A stored action reminder mark.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ActionReminderMarkRecord {
+    v: u16,
+    round: String,
+    action: String,
+    kind: String,
+    owner: String,
+    claimed_at: i64,
+    holder: String,
+}
+
+impl From<&ActionReminderMark> for ActionReminderMarkRecord {
+    fn from(m: &ActionReminderMark) -> Self {
+        Self {
+            v: VERSION,
+            round: m.round.to_string(),
+            action: m.action.to_string(),
+            kind: m.kind.as_str().to_owned(),
+            owner: m.owner.to_string(),
+            claimed_at: m.claimed_at.millis(),
+            holder: m.holder.clone(),
+        }
+    }
+}
+
+impl TryFrom<ActionReminderMarkRecord> for ActionReminderMark {
+    type Error = StoreError;
+    fn try_from(r: ActionReminderMarkRecord) -> Result<Self, StoreError> {
+        check_version("action reminder mark", r.v)?;
+        Ok(Self {
+            round: parse("round id", RoundId::parse(&r.round))?,
+            action: parse("action id", ActionId::parse(&r.action))?,
+            kind: ActionReminderKind::parse(&r.kind)
+                .ok_or_else(|| corrupt("action reminder kind", &r.kind))?,
+            owner: parse("person id", PersonId::parse(&r.owner))?,
+            claimed_at: Timestamp::from_millis(r.claimed_at),
+            holder: r.holder,
+        })
     }
 }

@@ -37,6 +37,9 @@
 //! | `leases` | lease name (`&str`) | lease record (holder, until) |
 //! | `reminder_marks` | (round id, person id, days before) (`(&str, &str, u32)`) | reminder mark record |
 //! | `telegram_notices` | notice id (`&str`) | notice record, with when it may be claimed |
+//! | `activities` | round id (`&str`) | learning activity record |
+//! | `actions` | (round id, action id) (`(&str, &str)`) | action record |
+//! | `action_reminders` | (round id, action id, kind) (`(&str, &str, &str)`) | action reminder mark record |
 //!
 //! # Writes: group commit
 //!
@@ -67,6 +70,7 @@ use tokio::sync::oneshot;
 use super::AuditEntry;
 use super::cache::{Changes, Generation, RoundCache};
 use super::record::AuditRecord;
+use super::record::{ActionRecord, ActionReminderMarkRecord, ActivityRecord};
 use super::record::{
     AnswerRecord, ApiTokenRecord, AssignmentRecord, EventRecord, IdempotencyRecord, LeaseRecord,
     LinkTokenRecord, MetaRecord, OrganisationRecord, PersonRecord, ReminderMarkRecord, RoundRecord,
@@ -74,11 +78,13 @@ use super::record::{
     encode, fingerprint, plan_events,
 };
 use super::{Backend, Receipt, ResponseRequest, Store, StoreError, UPDATE_MEMORY_MILLIS};
+use crate::domain::learning::priority_allows;
 use crate::domain::{
-    AnswerChange, ApiToken, Assignment, CurrentAnswer, EventKind, LinkBinding, LinkToken, NoticeId,
-    Organisation, OrganisationId, Person, PersonId, QuestionId, ReminderClaim, ReminderMark,
-    Response, ResponseEvent, ResponseId, ResponseKey, Round, RoundId, TelegramChatId,
-    TelegramLinkCode, TelegramNotice, Timestamp, TokenHash, TokenId, ValidationRecord,
+    Action, ActionId, ActionReminderKind, ActionReminderMark, ActionWrite, Activity, AnswerChange,
+    ApiToken, Assignment, CurrentAnswer, EventKind, LinkBinding, LinkToken, NoticeId, Organisation,
+    OrganisationId, Person, PersonId, QuestionId, ReminderClaim, ReminderMark, Response,
+    ResponseEvent, ResponseId, ResponseKey, Round, RoundId, TelegramChatId, TelegramLinkCode,
+    TelegramNotice, Timestamp, TokenHash, TokenId, ValidationRecord,
 };
 
 /// The most operations one write transaction takes: enough to amortise a commit's sync
@@ -111,6 +117,10 @@ const LEASES: TableDefinition<&str, &[u8]> = TableDefinition::new("leases");
 const REMINDER_MARKS: TableDefinition<(&str, &str, u32), &[u8]> =
     TableDefinition::new("reminder_marks");
 const TELEGRAM_NOTICES: TableDefinition<&str, &[u8]> = TableDefinition::new("telegram_notices");
+const ACTIVITIES: TableDefinition<&str, &[u8]> = TableDefinition::new("activities");
+const ACTIONS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("actions");
+const ACTION_REMINDERS: TableDefinition<(&str, &str, &str), &[u8]> =
+    TableDefinition::new("action_reminders");
 
 /// Wraps a redb error as [`StoreError::Unavailable`]. Inside the writer, this variant
 /// also marks the transaction as no longer trustworthy (see [`Operation::run`]).
@@ -336,6 +346,9 @@ fn create_tables(db: &Database) -> Result<(), StoreError> {
     txn.open_table(LEASES).map_err(db_err)?;
     txn.open_table(REMINDER_MARKS).map_err(db_err)?;
     txn.open_table(TELEGRAM_NOTICES).map_err(db_err)?;
+    txn.open_table(ACTIVITIES).map_err(db_err)?;
+    txn.open_table(ACTIONS).map_err(db_err)?;
+    txn.open_table(ACTION_REMINDERS).map_err(db_err)?;
     txn.commit().map_err(db_err)
 }
 
@@ -834,6 +847,45 @@ fn release_lease_in(txn: &WriteTransaction, name: &str, holder: &str) -> Result<
         leases.remove(name).map_err(db_err)?;
     }
     Ok(held)
+}
+
+/// The actions of a round in key order (by id), in any transaction.
+fn actions_in(
+    table: &impl ReadableTable<(&'static str, &'static str), &'static [u8]>,
+    round: &str,
+) -> Result<Vec<Action>, StoreError> {
+    let mut out = Vec::new();
+    for entry in table.range((round, "")..).map_err(db_err)? {
+        let (key, bytes) = entry.map_err(db_err)?;
+        if key.value().0 != round {
+            break;
+        }
+        let record: ActionRecord = decode("action", bytes.value())?;
+        out.push(Action::try_from(record)?);
+    }
+    Ok(out)
+}
+
+/// Writes an action (see [`Store::put_action`]): the limit check and the write in one
+/// transaction of the writer.
+fn put_action_in(
+    txn: &WriteTransaction,
+    action: &Action,
+    max_priority: u32,
+) -> Result<ActionWrite, StoreError> {
+    let mut table = txn.open_table(ACTIONS).map_err(db_err)?;
+    let round = action.round.as_str();
+    if action.priority {
+        let existing = actions_in(&table, round)?;
+        if !priority_allows(action, &existing, max_priority) {
+            return Ok(ActionWrite::PriorityLimitReached);
+        }
+    }
+    let record = encode(&ActionRecord::from(action));
+    table
+        .insert((round, action.id.as_str()), record.as_slice())
+        .map_err(db_err)?;
+    Ok(ActionWrite::Written)
 }
 
 /// Claims a reminder (see [`Store::claim_reminder`]): the check and the write in one
@@ -1381,6 +1433,106 @@ impl Store for RedbStore {
                 let (_, bytes) = entry.map_err(db_err)?;
                 let record: ReminderMarkRecord = decode("reminder mark", bytes.value())?;
                 out.push(ReminderMark::try_from(record)?);
+            }
+            Ok(out)
+        })
+    }
+
+    async fn put_activity(&self, activity: &Activity) -> Result<(), StoreError> {
+        let round = activity.round.to_string();
+        let record = encode(&ActivityRecord::from(activity));
+        self.write_quiet(move |txn| {
+            txn.open_table(ACTIVITIES)
+                .map_err(db_err)?
+                .insert(round.as_str(), record.as_slice())
+                .map_err(db_err)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn activity(&self, round: &RoundId) -> Result<Option<Activity>, StoreError> {
+        self.read(|txn| {
+            get_record::<ActivityRecord, _>(txn, ACTIVITIES, "activity", round.as_str())
+        })
+    }
+
+    async fn activities(&self) -> Result<Vec<Activity>, StoreError> {
+        self.read(|txn| all_records::<ActivityRecord, _>(txn, ACTIVITIES, "activity"))
+    }
+
+    async fn put_action(
+        &self,
+        action: &Action,
+        max_priority: u32,
+    ) -> Result<ActionWrite, StoreError> {
+        let action = action.clone();
+        self.write_quiet(move |txn| put_action_in(txn, &action, max_priority))
+            .await
+    }
+
+    async fn actions(&self, round: &RoundId) -> Result<Vec<Action>, StoreError> {
+        self.read(|txn| {
+            let table = txn.open_table(ACTIONS).map_err(db_err)?;
+            actions_in(&table, round.as_str())
+        })
+    }
+
+    async fn claim_action_reminder(&self, mark: &ActionReminderMark) -> Result<bool, StoreError> {
+        let (round, action, kind) = (
+            mark.round.to_string(),
+            mark.action.to_string(),
+            mark.kind.as_str(),
+        );
+        let record = encode(&ActionReminderMarkRecord::from(mark));
+        self.write_quiet(move |txn| {
+            let mut marks = txn.open_table(ACTION_REMINDERS).map_err(db_err)?;
+            let key = (round.as_str(), action.as_str(), kind);
+            if marks.get(key).map_err(db_err)?.is_some() {
+                return Ok(false);
+            }
+            marks.insert(key, record.as_slice()).map_err(db_err)?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn release_action_reminder(
+        &self,
+        round: &RoundId,
+        action: &ActionId,
+        kind: ActionReminderKind,
+    ) -> Result<bool, StoreError> {
+        let (round, action) = (round.to_string(), action.to_string());
+        self.write_quiet(move |txn| {
+            let mut marks = txn.open_table(ACTION_REMINDERS).map_err(db_err)?;
+            let removed = marks
+                .remove((round.as_str(), action.as_str(), kind.as_str()))
+                .map_err(db_err)?
+                .is_some();
+            Ok(removed)
+        })
+        .await
+    }
+
+    async fn action_reminder_marks(
+        &self,
+        round: &RoundId,
+        action: &ActionId,
+    ) -> Result<Vec<ActionReminderMark>, StoreError> {
+        let (round, action) = (round.as_str(), action.as_str());
+        self.read(|txn| {
+            let marks = txn.open_table(ACTION_REMINDERS).map_err(db_err)?;
+            let mut out = Vec::new();
+            for entry in marks.range((round, action, "")..).map_err(db_err)? {
+                let (key, bytes) = entry.map_err(db_err)?;
+                let (r, a, _) = key.value();
+                if r != round || a != action {
+                    break;
+                }
+                let record: ActionReminderMarkRecord =
+                    decode("action reminder mark", bytes.value())?;
+                out.push(ActionReminderMark::try_from(record)?);
             }
             Ok(out)
         })

@@ -41,9 +41,11 @@ use super::record::{
     LinkTokenRecord, MetaRecord, OrganisationRecord, PersonRecord, ReminderMarkRecord, RoundRecord,
     TelegramCodeRecord, TelegramNoticeRecord, ValidationRecordRecord, decode, encode,
 };
+use super::record::{ActionRecord, ActionReminderMarkRecord, ActivityRecord};
 use super::{Backend, Receipt, ResponseRequest, Store, StoreError, UPDATE_MEMORY_MILLIS};
 use crate::domain::{
-    ApiToken, Assignment, CurrentAnswer, EventKind, LinkBinding, LinkToken, NoticeId, Organisation,
+    Action, ActionId, ActionReminderKind, ActionReminderMark, ActionWrite, Activity, ApiToken,
+    Assignment, CurrentAnswer, EventKind, LinkBinding, LinkToken, NoticeId, Organisation,
     OrganisationId, Person, PersonId, QuestionId, ReminderClaim, ReminderMark, Response,
     ResponseEvent, ResponseId, ResponseKey, ResponseMeta, ResponseStatus, Role, Round, RoundId,
     TelegramChatId, TelegramLinkCode, TelegramNotice, Timestamp, TokenHash, TokenId,
@@ -142,6 +144,24 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('DEL', KEYS[1])
 end
 return 0
+";
+
+/// Writes an action with the priority limit in one step. KEYS: the round's actions,
+/// the organisation's priority set. ARGV: the action id, the record, `1` when it is a
+/// priority action, the limit. Replies `written` or `limit`. The script counts ids; the
+/// rule (which actions count) is `priority_allows`, which the set mirrors.
+const PUT_ACTION_SCRIPT: &str = r"
+if ARGV[3] == '1' then
+  if redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 0
+     and redis.call('SCARD', KEYS[2]) >= tonumber(ARGV[4]) then
+    return 'limit'
+  end
+  redis.call('SADD', KEYS[2], ARGV[1])
+else
+  redis.call('SREM', KEYS[2], ARGV[1])
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return 'written'
 ";
 
 /// Claims a reminder: no mark of the day yet and fewer marks than the limit, then the
@@ -1634,6 +1654,136 @@ impl Store for RedisStore {
                 format!("unexpected reply {other:?}"),
             )),
         }
+    }
+
+    async fn put_activity(&self, activity: &Activity) -> Result<(), StoreError> {
+        let mut con = self.connection()?;
+        Self::put_indexed(
+            &mut con,
+            &self.keys.activity(&activity.round),
+            encode(&ActivityRecord::from(activity)),
+            &self.keys.activities(),
+            activity.round.as_str(),
+        )
+        .await
+    }
+
+    async fn activity(&self, round: &RoundId) -> Result<Option<Activity>, StoreError> {
+        let mut con = self.connection()?;
+        Self::get_record::<ActivityRecord, _>(&mut con, "activity", &self.keys.activity(round))
+            .await
+    }
+
+    async fn activities(&self) -> Result<Vec<Activity>, StoreError> {
+        let mut con = self.connection()?;
+        Self::list_indexed::<ActivityRecord, Activity, _>(
+            &mut con,
+            "activity",
+            &self.keys.activities(),
+            |id| {
+                RoundId::parse(id)
+                    .map(|id| self.keys.activity(&id))
+                    .map_err(|e| corrupt("round id", e))
+            },
+            |activity| activity.round.clone(),
+        )
+        .await
+    }
+
+    async fn put_action(
+        &self,
+        action: &Action,
+        max_priority: u32,
+    ) -> Result<ActionWrite, StoreError> {
+        let mut con = self.connection()?;
+        let reply: String = Script::new(PUT_ACTION_SCRIPT)
+            .key(self.keys.actions(&action.round))
+            .key(
+                self.keys
+                    .priority_actions(&action.round, &action.organisation),
+            )
+            .arg(action.id.as_str())
+            .arg(encode(&ActionRecord::from(action)))
+            .arg(if action.priority { "1" } else { "0" })
+            .arg(max_priority)
+            .invoke_async(&mut con)
+            .await
+            .map_err(unavailable)?;
+        match reply.as_str() {
+            "written" => Ok(ActionWrite::Written),
+            "limit" => Ok(ActionWrite::PriorityLimitReached),
+            other => Err(corrupt(
+                "action write",
+                format!("unexpected reply {other:?}"),
+            )),
+        }
+    }
+
+    async fn actions(&self, round: &RoundId) -> Result<Vec<Action>, StoreError> {
+        let mut con = self.connection()?;
+        let fields: HashMap<String, Vec<u8>> = redis::cmd("HGETALL")
+            .arg(self.keys.actions(round))
+            .query_async(&mut con)
+            .await
+            .map_err(unavailable)?;
+        let mut actions = fields
+            .values()
+            .map(|bytes| from_json::<ActionRecord, Action>("action", bytes))
+            .collect::<Result<Vec<_>, _>>()?;
+        actions.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(actions)
+    }
+
+    async fn claim_action_reminder(&self, mark: &ActionReminderMark) -> Result<bool, StoreError> {
+        let mut con = self.connection()?;
+        let set: i64 = redis::cmd("HSETNX")
+            .arg(self.keys.action_reminders(&mark.round, &mark.action))
+            .arg(mark.kind.as_str())
+            .arg(encode(&ActionReminderMarkRecord::from(mark)))
+            .query_async(&mut con)
+            .await
+            .map_err(unavailable)?;
+        Ok(set == 1)
+    }
+
+    async fn release_action_reminder(
+        &self,
+        round: &RoundId,
+        action: &ActionId,
+        kind: ActionReminderKind,
+    ) -> Result<bool, StoreError> {
+        let mut con = self.connection()?;
+        let removed: i64 = redis::cmd("HDEL")
+            .arg(self.keys.action_reminders(round, action))
+            .arg(kind.as_str())
+            .query_async(&mut con)
+            .await
+            .map_err(unavailable)?;
+        Ok(removed == 1)
+    }
+
+    async fn action_reminder_marks(
+        &self,
+        round: &RoundId,
+        action: &ActionId,
+    ) -> Result<Vec<ActionReminderMark>, StoreError> {
+        let mut con = self.connection()?;
+        let fields: BTreeMap<String, Vec<u8>> = redis::cmd("HGETALL")
+            .arg(self.keys.action_reminders(round, action))
+            .query_async(&mut con)
+            .await
+            .map_err(unavailable)?;
+        let mut marks = fields
+            .values()
+            .map(|bytes| {
+                from_json::<ActionReminderMarkRecord, ActionReminderMark>(
+                    "action reminder mark",
+                    bytes,
+                )
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        marks.sort_by_key(|m| m.kind);
+        Ok(marks)
     }
 
     async fn release_reminder(

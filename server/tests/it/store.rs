@@ -285,6 +285,17 @@ proptest! {
                 cluster_slot(&layout.validations(&key.round, &key.organisation)),
                 round_slot
             );
+            // The action script's two keys, and an action's reminder marks.
+            prop_assert_eq!(cluster_slot(&layout.actions(&key.round)), round_slot);
+            prop_assert_eq!(
+                cluster_slot(&layout.priority_actions(&key.round, &key.organisation)),
+                round_slot
+            );
+            let action = server::domain::ActionId::parse(key.organisation.as_str()).expect("a slug");
+            prop_assert_eq!(
+                cluster_slot(&layout.action_reminders(&key.round, &action)),
+                round_slot
+            );
         }
     }
 }

@@ -455,6 +455,69 @@ fn matrix() -> Vec<Row> {
             r#"{ validationPack(roundId: "r-2026", organisationId: "unicef", format: JSON) { fileName } }"#,
             no_variables,
         ),
+        // Round r-2026 is no learning activity: the activity's reads are NOT_FOUND after
+        // the access check passed.
+        Row {
+            tolerated: &["NOT_FOUND"],
+            ..row(
+                Query,
+                "activity",
+                ROUND_READER,
+                r#"{ activity(roundId: "r-2026") { roundId } }"#,
+                no_variables,
+            )
+        },
+        row(
+            Query,
+            "activities",
+            ADMIN_ONLY,
+            "{ activities { roundId } }",
+            no_variables,
+        ),
+        Row {
+            tolerated: &["NOT_FOUND"],
+            ..row(
+                Query,
+                "activityFindings",
+                ROUND_READER,
+                r#"{ activityFindings(roundId: "r-2026") { participants } }"#,
+                no_variables,
+            )
+        },
+        Row {
+            tolerated: &["NOT_FOUND"],
+            ..row(
+                Query,
+                "activityCycles",
+                ROUND_READER,
+                r#"{ activityCycles(roundId: "r-2026") { cycle } }"#,
+                no_variables,
+            )
+        },
+        Row {
+            tolerated: &["NOT_FOUND"],
+            ..row(
+                Query,
+                "findingsReport",
+                ROUND_READER,
+                r#"{ findingsReport(roundId: "r-2026") { title } }"#,
+                no_variables,
+            )
+        },
+        row(
+            Query,
+            "actions",
+            ROUND_READER,
+            r#"{ actions(roundId: "r-2026") { id } }"#,
+            no_variables,
+        ),
+        row(
+            Query,
+            "overdueActions",
+            ROUND_READER,
+            r#"{ overdueActions(roundId: "r-2026") { id } }"#,
+            no_variables,
+        ),
         // --- mutations ---
         row(
             Mutation,
@@ -725,6 +788,99 @@ fn matrix() -> Vec<Row> {
                         "roundId": ROUND,
                         "organisationId": "unicef",
                         "status": "VALIDATED",
+                    } })
+                },
+            )
+        },
+        // The learning mutations: administrators only. Round r-2026 asks no learning set
+        // and is no activity, so most are refused after the access check passed.
+        Row {
+            tolerated: &["BAD_USER_INPUT"],
+            ..row(
+                Mutation,
+                "createActivity",
+                ADMIN_ONLY,
+                "mutation($input: CreateActivityInput!) { createActivity(input: $input) { roundId } }",
+                |_| {
+                    json!({ "input": {
+                        "roundId": ROUND,
+                        "kind": "AFTER_ACTION_REVIEW",
+                        "intervention": "Matrix",
+                        "facilitatorId": "p-ana",
+                        "period": "2026",
+                    } })
+                },
+            )
+        },
+        Row {
+            tolerated: &["NOT_FOUND"],
+            ..row(
+                Mutation,
+                "tagAnswer",
+                ADMIN_ONLY,
+                "mutation { tagAnswer(roundId: \"r-2026\", responseId: \"r-2026/unicef/jiu-rbm-stages@1\", \
+                 questionId: \"1.1/stage\", themes: [\"x\"]) { participants } }",
+                no_variables,
+            )
+        },
+        Row {
+            tolerated: &["NOT_FOUND"],
+            ..row(
+                Mutation,
+                "editFindingsReport",
+                ADMIN_ONLY,
+                "mutation { editFindingsReport(roundId: \"r-2026\", sectionId: \"findings/findings\", \
+                 text: \"x\") { title } }",
+                no_variables,
+            )
+        },
+        row(
+            Mutation,
+            "createAction",
+            ADMIN_ONLY,
+            "mutation($input: CreateActionInput!) { createAction(input: $input) { id } }",
+            |cell| {
+                json!({ "input": {
+                    "id": format!("mx-action-{}", cell.n),
+                    "roundId": ROUND,
+                    "organisationId": "unicef",
+                    "link": "COMPONENT",
+                    "target": "1.1",
+                    "text": "Matrix action",
+                    "ownerId": "p-ana",
+                    "due": "2030-01-01T00:00:00Z",
+                } })
+            },
+        ),
+        Row {
+            tolerated: &["NOT_FOUND"],
+            ..row(
+                Mutation,
+                "updateAction",
+                ADMIN_ONLY,
+                "mutation($input: UpdateActionInput!) { updateAction(input: $input) { id } }",
+                |cell| {
+                    json!({ "input": {
+                        "roundId": ROUND,
+                        "id": format!("mx-missing-{}", cell.n),
+                        "status": "DONE",
+                    } })
+                },
+            )
+        },
+        Row {
+            tolerated: &["NOT_FOUND"],
+            ..row(
+                Mutation,
+                "createNextCycle",
+                ADMIN_ONLY,
+                "mutation($input: CreateNextCycleInput!) { createNextCycle(input: $input) { roundId } }",
+                |cell| {
+                    json!({ "input": {
+                        "roundId": ROUND,
+                        "id": format!("mx-cycle-{}", cell.n),
+                        "title": "Next",
+                        "period": "2027",
                     } })
                 },
             )

@@ -271,7 +271,7 @@ async fn a_senior_manager_fills_in_the_emailed_form_in_a_browser_over_two_sittin
             json!({ "input": { "roundId": ROUND, "organisationId": "unicef" } }),
         )
         .await;
-    let messages = sink.wait_for(2, Duration::from_secs(10));
+    let messages = sink.arrived(2, Duration::from_secs(10)).await;
     let invitation = messages
         .iter()
         .find(|m| m.to == ["p-ben@example.org"])
@@ -377,7 +377,7 @@ async fn a_senior_manager_fills_in_the_emailed_form_in_a_browser_over_two_sittin
     );
     browser.quit().await;
 
-    let receipt = sink.wait_for(3, Duration::from_secs(10));
+    let receipt = sink.arrived(3, Duration::from_secs(10)).await;
     let receipt = tests::smtp::decode_quoted_printable(&receipt[2].data);
     assert!(
         receipt.contains("Drafted in the browser.")

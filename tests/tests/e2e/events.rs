@@ -36,7 +36,7 @@ const SUBSCRIPTION: &str = "subscription($roundId: String!) { roundEvents(roundI
 pub(crate) type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// A websocket client speaking `protocol` to `server`.
-async fn open(server: &TestServer, protocol: &'static str) -> Socket {
+pub(crate) async fn open(server: &TestServer, protocol: &'static str) -> Socket {
     let url = format!("{}/graphql/ws", server.url.replacen("http://", "ws://", 1));
     let mut request = url.into_client_request().expect("a websocket request");
     request
@@ -57,7 +57,7 @@ async fn open(server: &TestServer, protocol: &'static str) -> Socket {
     socket
 }
 
-async fn send(socket: &mut Socket, message: Value) {
+pub(crate) async fn send(socket: &mut Socket, message: Value) {
     timeout(WAIT, socket.send(Message::text(message.to_string())))
         .await
         .expect("sent in time")
@@ -65,7 +65,7 @@ async fn send(socket: &mut Socket, message: Value) {
 }
 
 /// The next JSON message, or `None` when nothing arrives within `wait`.
-async fn receive_within(socket: &mut Socket, wait: Duration) -> Option<Value> {
+pub(crate) async fn receive_within(socket: &mut Socket, wait: Duration) -> Option<Value> {
     let deadline = tokio::time::Instant::now() + wait;
     loop {
         let message = tokio::time::timeout_at(deadline, socket.next())
@@ -80,7 +80,7 @@ async fn receive_within(socket: &mut Socket, wait: Duration) -> Option<Value> {
     }
 }
 
-async fn receive(socket: &mut Socket) -> Value {
+pub(crate) async fn receive(socket: &mut Socket) -> Value {
     receive_within(socket, WAIT)
         .await
         .expect("a message within the time limit")

@@ -26,6 +26,8 @@ mod faults;
 mod fixtures;
 // Validation packs (HTML printed to PDF by headless Chromium, Markdown, JSON) and the validator's workflow, on both backends.
 mod packs;
+// Real-time learning: an after-action review answered in Telegram and on the web, findings, report, actions reminded once, the priority limit, cycles, bad input.
+mod learning;
 // Profiles, flags and the round matrix from answers given over the API, on both backends.
 mod profile;
 // Two instances on one Redis under concurrent writes through both: answers read back on either, every event on each.

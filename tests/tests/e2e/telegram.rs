@@ -238,7 +238,7 @@ async fn an_invitation_carries_a_deep_link_that_links_the_chat() {
             .map(Vec::len),
         Some(2)
     );
-    let messages = sink.wait_for(2, std::time::Duration::from_secs(10));
+    let messages = sink.arrived(2, std::time::Duration::from_secs(10)).await;
     let text_of = |to: &str| {
         let message = messages
             .iter()

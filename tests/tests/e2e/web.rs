@@ -398,6 +398,10 @@ async fn an_invitation_over_smtp_leads_to_a_draft_with_channel_web_a_submission_
         .with_ansi(false)
         .finish();
     let _logs = tracing::subscriber::set_default(subscriber);
+    // Other tests on other threads may have registered the server's log call sites while
+    // no subscriber of theirs wanted them; recompute which call sites are enabled so this
+    // thread's subscriber sees every event.
+    tracing::callsite::rebuild_interest_cache();
 
     let sink = tests::smtp::SmtpSink::start();
     let port = tests::free_port();
@@ -442,7 +446,7 @@ async fn an_invitation_over_smtp_leads_to_a_draft_with_channel_web_a_submission_
             { "personId": "p-ben", "organisationId": "unicef", "responseId": "r-2026/unicef/jiu-rbm-outcomes@1/~p-ben" },
         ])
     );
-    let messages = sink.wait_for(2, std::time::Duration::from_secs(10));
+    let messages = sink.arrived(2, std::time::Duration::from_secs(10)).await;
     assert_eq!(messages.len(), 2);
     let ben = messages
         .iter()
@@ -526,7 +530,7 @@ async fn an_invitation_over_smtp_leads_to_a_draft_with_channel_web_a_submission_
         .admin(RESPONSE, json!({ "response": outcomes("unicef", "p-ben") }))
         .await;
     assert_eq!(data(&submitted)["response"]["status"], "SUBMITTED");
-    let messages = sink.wait_for(3, std::time::Duration::from_secs(10));
+    let messages = sink.arrived(3, std::time::Duration::from_secs(10)).await;
     let receipt = tests::smtp::decode_quoted_printable(&messages[2].data);
     assert_eq!(messages[2].to, ["p-ben@example.org"]);
     assert!(receipt.contains("your answers are submitted"), "{receipt}");

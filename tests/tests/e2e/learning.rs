@@ -1,0 +1,839 @@
+//! Real-time learning end to end: an after-action review whose five participants answer
+//! through both channels (two in Telegram through the bot's handler tree and its real
+//! GraphQL client, three in the web form behind their emailed links), the answers
+//! announced live on `roundEvents`, compiled per question with counts and roles, tagged
+//! with themes, turned into the annex 2 findings report (HTML and Markdown), followed by
+//! three actions whose owners the scheduler reminds exactly once when the injected clock
+//! passes their due date; and the five-priority limit per organisation and round.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bot::api::Backend as BotBackend;
+use bot::api::graphql::GraphqlBackend;
+use bot::dialogue::State;
+use bot::outbox::Outbox;
+use bot::{Storage, handler_tree};
+use serde_json::{Value, json};
+use server::clock::Clock;
+use server::domain::reminders::DAY_MILLIS;
+use server::domain::{
+    ActionId, ActionReminderKind, EmailAddress, Organisation, OrganisationId, Person, PersonId,
+    RoundId, TelegramChatId, Timestamp, TokenRole,
+};
+use teloxide::dptree::deps;
+use teloxide_tests::{MockBot, MockMessageText, MockPrivateChat};
+use tests::smtp::{Received, SmtpSink};
+
+use crate::support::{Backend, TestServer, data, error_code};
+
+type Mock = MockBot<bot::handlers::HandlerError, teloxide_tests::mock_bot::DistributionKey>;
+
+const ROUND: &str = "aar-flood-1";
+/// Participants: (person, role, Telegram chat). Two answer in Telegram, three on the web.
+const PARTICIPANTS: [(&str, &str, Option<i64>); 5] = [
+    ("p-p1", "Field officer", Some(2001)),
+    ("p-p2", "Logistics officer", Some(2002)),
+    ("p-p3", "Protection officer", None),
+    ("p-p4", "Programme manager", None),
+    ("p-p5", "Community mobiliser", None),
+];
+const QUESTIONS: [&str; 4] = [
+    "questions/expected",
+    "questions/occurred",
+    "questions/went-well",
+    "questions/improve",
+];
+
+const CREATE_ACTIVITY: &str = "mutation($input: CreateActivityInput!) { \
+    createActivity(input: $input) { roundId kind cycle participantRoles { personId role } } }";
+const CREATE_ACTION: &str =
+    "mutation($input: CreateActionInput!) { createAction(input: $input) { id status priority } }";
+
+async fn arrange(server: &TestServer) {
+    let store = &server.state.store;
+    store
+        .put_organisation(
+            &Organisation::new(OrganisationId::parse("iom").expect("id"), "IOM", None)
+                .expect("organisation"),
+        )
+        .await
+        .expect("stored");
+    let people = PARTICIPANTS
+        .iter()
+        .map(|(id, _, chat)| (*id, *chat))
+        .chain([("p-fac", None)]);
+    for (id, chat) in people {
+        store
+            .put_person(&Person {
+                id: PersonId::parse(id).expect("id"),
+                name: format!("Name of {id}"),
+                email: EmailAddress::parse(&format!("{id}@example.org")).expect("email"),
+                telegram_chat: chat.map(TelegramChatId),
+            })
+            .await
+            .expect("stored");
+    }
+}
+
+/// Creates round [`ROUND`] (the after-action review, due in 30 days) and its activity,
+/// then opens it.
+async fn create_activity(server: &TestServer, now: Timestamp) {
+    let created = server
+        .admin(
+            "mutation($input: CreateRoundInput!) { createRound(input: $input) { round { id } } }",
+            json!({ "input": {
+                "id": ROUND,
+                "title": "Flood response AAR",
+                "instruments": ["iom-rtl-after-action-review@1"],
+                "organisationIds": ["iom"],
+                "deadline": now.plus_millis(30 * DAY_MILLIS).to_rfc3339(),
+            } }),
+        )
+        .await;
+    data(&created);
+    let participants: Vec<Value> = PARTICIPANTS
+        .iter()
+        .map(|(id, role, _)| json!({ "personId": id, "organisationId": "iom", "role": role }))
+        .collect();
+    let activity = server
+        .admin(
+            CREATE_ACTIVITY,
+            json!({ "input": {
+                "roundId": ROUND,
+                "kind": "AFTER_ACTION_REVIEW",
+                "intervention": "Flood response in the north",
+                "facilitatorId": "p-fac",
+                "period": "the first two weeks of the response",
+                "conceptNote": [
+                    { "questionId": "context/context", "text": "Floods displaced 20000 people in the north." },
+                    { "questionId": "purpose/purpose", "text": "Learn from the first distribution cycle." },
+                ],
+                "participants": participants,
+            } }),
+        )
+        .await;
+    let activity = &data(&activity)["createActivity"];
+    assert_eq!(activity["kind"], "AFTER_ACTION_REVIEW");
+    assert_eq!(activity["cycle"], 1);
+    assert_eq!(
+        activity["participantRoles"].as_array().map(Vec::len),
+        Some(5)
+    );
+    let opened = server
+        .admin(
+            "mutation($input: SetRoundStatusInput!) { setRoundStatus(input: $input) { round { status } } }",
+            json!({ "input": { "roundId": ROUND, "status": "OPEN" } }),
+        )
+        .await;
+    assert_eq!(data(&opened)["setRoundStatus"]["round"]["status"], "OPEN");
+}
+
+fn chat(id: i64) -> MockMessageText {
+    MockMessageText::new().chat(MockPrivateChat::new().id(id).build())
+}
+
+/// The personal link in a received message: `<base>/l/<64 hex>`.
+fn link_in(message: &Received, base: &str) -> String {
+    let text = tests::smtp::decode_quoted_printable(&message.data);
+    let prefix = format!("{base}/l/");
+    let start = text.find(&prefix).expect("a personal link");
+    let secret: String = text[start + prefix.len()..]
+        .chars()
+        .take_while(char::is_ascii_hexdigit)
+        .collect();
+    format!("{prefix}{secret}")
+}
+
+/// Waits until the sink holds `count` messages, then a few more scheduler ticks, and
+/// asserts that no more arrived.
+async fn exactly(sink: &SmtpSink, count: usize) -> Vec<Received> {
+    let sink = sink.clone();
+    tokio::task::spawn_blocking(move || {
+        sink.wait_for(count, Duration::from_secs(30));
+        std::thread::sleep(Duration::from_millis(3_000));
+        let messages = sink.messages();
+        assert_eq!(messages.len(), count, "each message once");
+        messages
+    })
+    .await
+    .expect("waited")
+}
+
+async fn spawn(backend: Backend, sink: &SmtpSink, clock: &Clock) -> (TestServer, String) {
+    let port = tests::free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let redis = (backend == Backend::Redis).then(|| Arc::new(tests::RedisServer::start()));
+    let server = TestServer::spawn_with_clock(backend, redis, "learn", clock.clone(), |settings| {
+        settings.server.bind = format!("127.0.0.1:{port}");
+        settings.server.public_base_url = format!("http://127.0.0.1:{port}");
+        settings.email.smtp_host = "127.0.0.1".to_owned();
+        settings.email.smtp_port = sink.port();
+        settings.email.tls = server::config::SmtpTls::None;
+        settings.reminders.enabled = true;
+        settings.reminders.check_interval_secs = 1;
+        settings.reminders.action_days_before = 3;
+    })
+    .await;
+    (server, base)
+}
+
+async fn after_action_review(backend: Backend) {
+    let sink = SmtpSink::start();
+    let start = Timestamp::now();
+    let clock = Clock::manual(start);
+    let (server, base) = spawn(backend, &sink, &clock).await;
+    arrange(&server).await;
+    create_activity(&server, start).await;
+
+    // The facilitator watches the round's events live.
+    let mut socket = crate::events::connect(&server, Some(&server.admin)).await;
+    crate::events::subscribe(&mut socket, "1", ROUND).await;
+    crate::events::until_live(&server, &mut socket, "1", ROUND).await;
+
+    // Two participants answer in Telegram.
+    let bot_token = server.token(TokenRole::Bot).await;
+    let backend_client: Arc<dyn BotBackend> = Arc::new(
+        GraphqlBackend::new(&server.url, bot_token.into(), Duration::from_secs(10))
+            .expect("client"),
+    );
+    let first_chat = PARTICIPANTS[0].2.expect("a chat");
+    let mut bot: Mock = MockBot::new(chat(first_chat).text("/continue"), handler_tree());
+    bot.dependencies(deps![
+        Arc::clone(&backend_client),
+        Outbox::direct(),
+        Storage::new()
+    ]);
+    bot.dispatch().await;
+    for (index, (person, _, telegram)) in PARTICIPANTS.iter().enumerate() {
+        let Some(chat_id) = telegram else {
+            continue;
+        };
+        if index > 0 {
+            bot.update(chat(*chat_id).text("/continue"));
+            bot.dispatch().await;
+        }
+        for _ in QUESTIONS {
+            let state: State = bot.get_state().await;
+            let State::Asking(prompt) = state else {
+                panic!("no question on screen for {person}: {state:?}");
+            };
+            assert_eq!(prompt.target.instrument, "iom-rtl-after-action-review@1");
+            bot.update(chat(*chat_id).text(format!(
+                "Telegram answer of {person} to {}",
+                prompt.question_id
+            )));
+            bot.dispatch().await;
+            if index == 0 && prompt.question_id == QUESTIONS[0] {
+                let event = crate::events::next_event(&mut socket, "1").await;
+                assert_eq!(event["kind"], "ANSWERS_SAVED", "{event}");
+                assert_eq!(event["channel"], "TELEGRAM", "{event}");
+                assert_eq!(
+                    event["responseId"],
+                    format!("{ROUND}/iom/iom-rtl-after-action-review@1/~p-p1")
+                );
+            }
+        }
+    }
+    drop(bot);
+
+    // Everyone is invited by email; three answer in the web form behind their link.
+    let invited = server
+        .admin(
+            "mutation($input: InviteByEmailInput!) { inviteByEmail(input: $input) { sent { personId } failed { personId } } }",
+            json!({ "input": { "roundId": ROUND, "organisationId": "iom" } }),
+        )
+        .await;
+    assert_eq!(
+        data(&invited)["inviteByEmail"]["sent"]
+            .as_array()
+            .map(Vec::len),
+        Some(5)
+    );
+    let invitations = exactly(&sink, 5).await;
+    let client = crate::web::client();
+    for (n, (person, _, telegram)) in PARTICIPANTS.iter().enumerate() {
+        if telegram.is_some() {
+            continue;
+        }
+        let message = invitations
+            .iter()
+            .find(|m| m.to == [format!("{person}@example.org")])
+            .expect("an invitation");
+        let (status, _, cookie) = crate::web::open(&client, &link_in(message, &base)).await;
+        assert_eq!(status, 303);
+        let cookie = cookie.expect("a session");
+        let (status, html) = crate::web::get(&client, &base, "/form", &cookie).await;
+        assert_eq!(status, 200);
+        let csrf = crate::web::hidden(&html, "csrf");
+        let mut fields = crate::web::fill_all(&html, &format!("Web answer of {person}"));
+        assert_eq!(fields.len(), QUESTIONS.len(), "{fields:?}");
+        fields.push(("csrf".to_owned(), csrf));
+        fields.push(("request".to_owned(), format!("learn-{n}")));
+        fields.push(("action".to_owned(), "save".to_owned()));
+        let fields: Vec<(&str, &str)> = fields
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let (status, _, _) = crate::web::post(&client, &base, &cookie, &fields).await;
+        assert_eq!(status, 303, "saved");
+    }
+    // The web answers reach the subscriber too.
+    let mut web_events = 0;
+    for _ in 0..40 {
+        let event = crate::events::next_event(&mut socket, "1").await;
+        if event["channel"] == "WEB" {
+            assert_eq!(event["kind"], "ANSWERS_SAVED");
+            assert_eq!(event["questionIds"].as_array().map(Vec::len), Some(4));
+            web_events += 1;
+            if web_events == 3 {
+                break;
+            }
+        }
+    }
+    assert_eq!(web_events, 3, "each web save is announced");
+
+    // Compiled findings: five answers per question, with roles and channels.
+    let findings = server
+        .admin(
+            "query($r: String!) { activityFindings(roundId: $r) { participants responded submitted \
+             questions { questionId text count answers { responseId personId role channel text } } } }",
+            json!({ "r": ROUND }),
+        )
+        .await;
+    let findings = &data(&findings)["activityFindings"];
+    assert_eq!(findings["participants"], 5);
+    assert_eq!(findings["responded"], 5);
+    let questions = findings["questions"].as_array().expect("questions");
+    assert_eq!(questions.len(), 4);
+    assert_eq!(questions[0]["text"], "What was expected to happen?");
+    for (question, id) in questions.iter().zip(QUESTIONS) {
+        assert_eq!(question["questionId"], id);
+        assert_eq!(question["count"], 5, "{question}");
+        let answers = question["answers"].as_array().expect("answers");
+        let channel = |c: &str| answers.iter().filter(|a| a["channel"] == c).count();
+        assert_eq!((channel("telegram"), channel("web")), (2, 3), "{question}");
+        for (person, role, _) in PARTICIPANTS {
+            let answer = answers
+                .iter()
+                .find(|a| a["personId"] == person)
+                .unwrap_or_else(|| panic!("{person} answered {id}"));
+            assert_eq!(answer["role"], role);
+        }
+    }
+    let p3_answer = questions[0]["answers"]
+        .as_array()
+        .and_then(|a| a.iter().find(|a| a["personId"] == "p-p3"))
+        .expect("p-p3's answer");
+    assert_eq!(p3_answer["text"], "Web answer of p-p3");
+
+    // The facilitator tags answers with themes.
+    let tagged = server
+        .admin(
+            "mutation($r: String!, $resp: String!) { tagAnswer(roundId: $r, responseId: $resp, \
+             questionId: \"questions/expected\", themes: [\"logistics\", \"timing\", \"logistics\"]) \
+             { questions { themes { theme count } } } }",
+            json!({ "r": ROUND, "resp": p3_answer["responseId"] }),
+        )
+        .await;
+    assert_eq!(
+        data(&tagged)["tagAnswer"]["questions"][0]["themes"],
+        json!([{ "theme": "logistics", "count": 1 }, { "theme": "timing", "count": 1 }])
+    );
+
+    // Three actions with owners, due in ten days.
+    let due = start.plus_millis(10 * DAY_MILLIS).to_rfc3339();
+    for (id, owner, priority) in [
+        ("pre-position-stock", "p-fac", true),
+        ("hotline-hours", "p-p1", false),
+        ("referral-map", "p-p3", false),
+    ] {
+        let created = server
+            .admin(
+                CREATE_ACTION,
+                json!({ "input": {
+                    "id": id, "roundId": ROUND, "organisationId": "iom", "link": "ACTIVITY",
+                    "text": format!("Action {id}"), "ownerId": owner, "due": due, "priority": priority,
+                } }),
+            )
+            .await;
+        assert_eq!(data(&created)["createAction"]["status"], "OPEN");
+    }
+
+    // The findings report (annex 2), edited and rendered.
+    let edited = server
+        .admin(
+            "mutation($r: String!) { editFindingsReport(roundId: $r, sectionId: \"conclusions/conclusions\", \
+             text: \"The response was timely.\") { sections { sectionId edited } } }",
+            json!({ "r": ROUND }),
+        )
+        .await;
+    let sections = data(&edited)["editFindingsReport"]["sections"]
+        .as_array()
+        .expect("sections")
+        .clone();
+    assert!(
+        sections
+            .iter()
+            .any(|s| s["sectionId"] == "conclusions/conclusions" && s["edited"] == true)
+    );
+    let report = server
+        .admin(
+            "query($r: String!) { findingsReport(roundId: $r) { sections { sectionId text } \
+             html: rendered(format: HTML) markdown: rendered(format: MARKDOWN) } }",
+            json!({ "r": ROUND }),
+        )
+        .await;
+    let report = &data(&report)["findingsReport"];
+    let section = |id: &str| -> String {
+        report["sections"]
+            .as_array()
+            .and_then(|s| s.iter().find(|s| s["sectionId"] == id))
+            .and_then(|s| s["text"].as_str())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert_eq!(
+        section("context/context"),
+        "Floods displaced 20000 people in the north."
+    );
+    assert_eq!(
+        section("objectives/objectives"),
+        "Learn from the first distribution cycle."
+    );
+    assert!(section("methodology/methodology").contains("5 participants"));
+    assert!(section("findings/findings").contains("What was expected to happen? (5 answers)"));
+    assert!(section("findings/findings").contains("Themes: logistics (1), timing (1)"));
+    assert!(section("action-plan/action-plan").contains("Action referral-map"));
+    for (format, document) in [("HTML", &report["html"]), ("Markdown", &report["markdown"])] {
+        let document = document.as_str().expect("rendered");
+        for heading in [
+            "Intervention context",
+            "Objectives of the RTL activity",
+            "Methodology and process",
+            "Findings",
+            "Conclusions",
+            "Recommendations",
+            "Action plan",
+            "For more information",
+        ] {
+            assert!(document.contains(heading), "{format}: {heading}");
+        }
+        for text in [
+            "Web answer of p-p4",
+            "Telegram answer of p-p2 to questions/improve",
+            "The response was timely.",
+            "Action pre-position",
+            "Floods displaced 20000 people in the north.",
+        ] {
+            assert!(document.contains(text), "{format}: {text}\n{document}");
+        }
+    }
+    let html = report["html"].as_str().unwrap_or_default();
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    assert!(html.contains("<h2>Findings</h2>"), "{html}");
+    assert!(html.contains("<h3>Intervention title</h3>"), "{html}");
+    let markdown = report["markdown"].as_str().unwrap_or_default();
+    assert!(markdown.contains("\n## Findings\n"), "{markdown}");
+
+    // The same report as files behind the API token.
+    let http = reqwest::Client::new();
+    let url = format!("{}/reports/{ROUND}/findings.html", server.url);
+    let anonymous = http.get(&url).send().await.expect("answer");
+    assert_eq!(anonymous.status().as_u16(), 401);
+    let download = http
+        .get(&url)
+        .bearer_auth(&server.admin)
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(download.status().as_u16(), 200);
+    assert_eq!(download.text().await.expect("body"), html);
+    let download = http
+        .get(format!("{}/reports/{ROUND}/findings.md", server.url))
+        .bearer_auth(&server.admin)
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(download.status().as_u16(), 200);
+    assert_eq!(download.text().await.expect("body"), markdown);
+
+    // Nothing is overdue yet; no action reminder went out.
+    let overdue = server.admin("{ overdueActions { id } }", json!({})).await;
+    assert_eq!(data(&overdue)["overdueActions"], json!([]));
+    assert_eq!(sink.messages().len(), 5, "only the invitations so far");
+
+    // The clock passes the due date: the three are overdue and their owners are reminded
+    // once, whatever further ticks come.
+    clock.set(start.plus_millis(11 * DAY_MILLIS));
+    let messages = exactly(&sink, 8).await;
+    let mut reminded: Vec<String> = messages[5..].iter().flat_map(|m| m.to.clone()).collect();
+    reminded.sort();
+    assert_eq!(
+        reminded,
+        ["p-fac@example.org", "p-p1@example.org", "p-p3@example.org"]
+    );
+    for message in &messages[5..] {
+        let text = tests::smtp::decode_quoted_printable(&message.data);
+        assert!(
+            text.contains("Overdue action: Flood response AAR"),
+            "{text}"
+        );
+        assert!(text.contains("Action "), "{text}");
+    }
+    let overdue = server
+        .admin(
+            "query($r: String!) { overdueActions(roundId: $r) { id ownerId } }",
+            json!({ "r": ROUND }),
+        )
+        .await;
+    assert_eq!(
+        data(&overdue)["overdueActions"],
+        json!([
+            { "id": "hotline-hours", "ownerId": "p-p1" },
+            { "id": "pre-position-stock", "ownerId": "p-fac" },
+            { "id": "referral-map", "ownerId": "p-p3" },
+        ])
+    );
+    let round = RoundId::parse(ROUND).expect("id");
+    for id in ["hotline-hours", "pre-position-stock", "referral-map"] {
+        let marks = server
+            .state
+            .store
+            .action_reminder_marks(&round, &ActionId::parse(id).expect("id"))
+            .await
+            .expect("marks");
+        assert_eq!(marks.len(), 1, "{id}");
+        assert_eq!(marks[0].kind, ActionReminderKind::Overdue);
+    }
+    // A day later, more ticks: still nobody reminded twice.
+    clock.set(start.plus_millis(12 * DAY_MILLIS));
+    exactly(&sink, 8).await;
+
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_after_action_review_from_both_channels_to_reminded_actions_on_redb() {
+    after_action_review(Backend::Redb).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_after_action_review_from_both_channels_to_reminded_actions_on_redis() {
+    after_action_review(Backend::Redis).await;
+}
+
+async fn sixth_priority_action_is_refused(backend: Backend) {
+    let server = TestServer::spawn(backend).await;
+    arrange(&server).await;
+    create_activity(&server, Timestamp::now()).await;
+    let action = |n: usize, priority: bool| {
+        json!({ "input": {
+            "id": format!("a-{n}"), "roundId": ROUND, "organisationId": "iom",
+            "link": "COMPONENT", "target": "2.3", "text": format!("Priority {n}"),
+            "ownerId": "p-fac", "due": "2030-01-01T00:00:00Z", "priority": priority,
+        } })
+    };
+    for n in 1..=5 {
+        let created = server.admin(CREATE_ACTION, action(n, true)).await;
+        assert_eq!(data(&created)["createAction"]["priority"], true);
+    }
+    let refused = server.admin(CREATE_ACTION, action(6, true)).await;
+    assert_eq!(error_code(&refused), Some("CONFLICT"), "{refused}");
+    assert_eq!(
+        refused["errors"][0]["extensions"]["details"],
+        json!(["PRIORITY_ACTION_LIMIT"])
+    );
+    let message = refused["errors"][0]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("already has 5 priority actions"),
+        "{message}"
+    );
+    let round = RoundId::parse(ROUND).expect("id");
+    let stored = server.state.store.actions(&round).await.expect("read");
+    assert_eq!(stored.len(), 5, "the sixth was not written");
+    assert!(stored.iter().all(|a| a.priority));
+
+    // An ordinary sixth is fine, but promoting it is refused and changes nothing.
+    data(&server.admin(CREATE_ACTION, action(6, false)).await);
+    let promoted = server
+        .admin(
+            "mutation { updateAction(input: { roundId: \"aar-flood-1\", id: \"a-6\", priority: true, \
+             status: IN_PROGRESS }) { id } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(error_code(&promoted), Some("CONFLICT"));
+    let sixth = server
+        .state
+        .store
+        .actions(&round)
+        .await
+        .expect("read")
+        .into_iter()
+        .find(|a| a.id.as_str() == "a-6")
+        .expect("a-6");
+    assert!(!sixth.priority);
+    assert_eq!(
+        sixth.status,
+        server::domain::ActionStatus::Open,
+        "nothing changed"
+    );
+
+    // Done actions still count: the limit is on priority actions, whatever their status.
+    let done = server
+        .admin(
+            "mutation { updateAction(input: { roundId: \"aar-flood-1\", id: \"a-1\", status: DONE }) \
+             { status } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(data(&done)["updateAction"]["status"], "DONE");
+    let back = server
+        .admin(
+            "mutation { updateAction(input: { roundId: \"aar-flood-1\", id: \"a-1\", status: IN_PROGRESS }) \
+             { status } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        error_code(&back),
+        Some("CONFLICT"),
+        "done goes back to open only"
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sixth_priority_action_is_refused_on_redb() {
+    sixth_priority_action_is_refused(Backend::Redb).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sixth_priority_action_is_refused_on_redis() {
+    sixth_priority_action_is_refused(Backend::Redis).await;
+}
+
+/// Saves `text` as `person`'s answer to `question` in `round` (through GraphQL, as the
+/// administrator).
+async fn answer(server: &TestServer, round: &str, person: &str, question: &str, text: &str) {
+    let saved = server
+        .admin(
+            "mutation($input: SaveAnswersInput!) { saveAnswers(input: $input) { replayed } }",
+            json!({ "input": {
+                "response": {
+                    "roundId": round, "organisationId": "iom",
+                    "instrument": "iom-rtl-after-action-review@1", "personId": person,
+                },
+                "idempotencyKey": format!("{round}-{person}-{question}"),
+                "answers": [{ "questionId": question, "value": { "text": text } }],
+            } }),
+        )
+        .await;
+    data(&saved);
+}
+
+/// A monthly review repeats: the next cycle reuses the questions, participants and
+/// concept note, and the answers of both cycles come back side by side.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_repeated_activity_compares_answers_across_cycles() {
+    let server = TestServer::spawn(Backend::Redb).await;
+    arrange(&server).await;
+    create_activity(&server, Timestamp::now()).await;
+    answer(
+        &server,
+        ROUND,
+        "p-p1",
+        "questions/expected",
+        "Fast delivery",
+    )
+    .await;
+
+    let next = server
+        .admin(
+            "mutation($input: CreateNextCycleInput!) { createNextCycle(input: $input) \
+             { roundId cycle previousRoundId period participantRoles { personId role } \
+               conceptNote { questionId text } } }",
+            json!({ "input": {
+                "roundId": ROUND, "id": "aar-flood-2", "title": "Flood response AAR, cycle 2",
+                "period": "weeks three and four",
+            } }),
+        )
+        .await;
+    let next = &data(&next)["createNextCycle"];
+    assert_eq!(next["cycle"], 2);
+    assert_eq!(next["previousRoundId"], ROUND);
+    assert_eq!(next["participantRoles"].as_array().map(Vec::len), Some(5));
+    assert_eq!(next["conceptNote"].as_array().map(Vec::len), Some(2));
+    let again = server
+        .admin(
+            "mutation($input: CreateNextCycleInput!) { createNextCycle(input: $input) { cycle } }",
+            json!({ "input": {
+                "roundId": ROUND, "id": "aar-flood-2b", "title": "Twice", "period": "x",
+            } }),
+        )
+        .await;
+    assert_eq!(
+        error_code(&again),
+        Some("CONFLICT"),
+        "a cycle is repeated once"
+    );
+
+    // The new round has the same participants and questions; it opens like any round.
+    let round = server
+        .admin(
+            "query { round(id: \"aar-flood-2\") { instruments status } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        data(&round)["round"]["instruments"],
+        json!(["iom-rtl-after-action-review@1"])
+    );
+    let opened = server
+        .admin(
+            "mutation { setRoundStatus(input: { roundId: \"aar-flood-2\", status: OPEN }) { round { status } } }",
+            json!({}),
+        )
+        .await;
+    data(&opened);
+    answer(
+        &server,
+        "aar-flood-2",
+        "p-p1",
+        "questions/expected",
+        "Faster delivery",
+    )
+    .await;
+    answer(
+        &server,
+        "aar-flood-2",
+        "p-p2",
+        "questions/expected",
+        "Roads reopened",
+    )
+    .await;
+
+    let cycles = server
+        .admin(
+            "query { activityCycles(roundId: \"aar-flood-2\") { roundId cycle period participants \
+             questions { questionId count answers { personId text } } } }",
+            json!({}),
+        )
+        .await;
+    let cycles = data(&cycles)["activityCycles"]
+        .as_array()
+        .expect("cycles")
+        .clone();
+    assert_eq!(cycles.len(), 2);
+    assert_eq!(
+        (&cycles[0]["roundId"], &cycles[0]["cycle"]),
+        (&json!(ROUND), &json!(1))
+    );
+    assert_eq!(
+        (&cycles[1]["roundId"], &cycles[1]["cycle"]),
+        (&json!("aar-flood-2"), &json!(2))
+    );
+    assert_eq!(cycles[1]["period"], "weeks three and four");
+    assert_eq!(cycles[1]["participants"], 5);
+    assert_eq!(cycles[0]["questions"][0]["count"], 1);
+    assert_eq!(
+        cycles[0]["questions"][0]["answers"],
+        json!([{ "personId": "p-p1", "text": "Fast delivery" }])
+    );
+    assert_eq!(cycles[1]["questions"][0]["count"], 2);
+    assert_eq!(
+        cycles[1]["questions"][0]["answers"],
+        json!([
+            { "personId": "p-p1", "text": "Faster delivery" },
+            { "personId": "p-p2", "text": "Roads reopened" },
+        ])
+    );
+    server.stop().await;
+}
+
+/// Bad input to the learning mutations is refused with a coded error and changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_learning_input_is_refused_and_changes_nothing() {
+    let server = TestServer::spawn(Backend::Redb).await;
+    arrange(&server).await;
+    let created = server
+        .admin(
+            "mutation { createRound(input: { id: \"rtr-1\", title: \"RTR\", \
+             instruments: [\"iom-rtl-real-time-review@1\"], organisationIds: [\"iom\"] }) { round { id } } }",
+            json!({}),
+        )
+        .await;
+    data(&created);
+    let refused = server
+        .admin(
+            CREATE_ACTIVITY,
+            json!({ "input": {
+                "roundId": "rtr-1",
+                "kind": "AFTER_ACTION_REVIEW",
+                "intervention": " ",
+                "facilitatorId": "p-nobody",
+                "period": "March",
+                "conceptNote": [{ "questionId": "no/such", "text": "x" }],
+                "participants": [{ "personId": "p-p1", "organisationId": "unhcr", "role": "x" }],
+            } }),
+        )
+        .await;
+    assert_eq!(error_code(&refused), Some("BAD_USER_INPUT"));
+    let message = refused["errors"][0]["message"].as_str().unwrap_or_default();
+    for part in [
+        "iom-rtl-after-action-review",
+        "intervention",
+        "p-nobody",
+        "no/such",
+        "unhcr",
+    ] {
+        assert!(message.contains(part), "{part} in {message}");
+    }
+    let round = RoundId::parse("rtr-1").expect("id");
+    assert_eq!(
+        server.state.store.activity(&round).await.expect("read"),
+        None
+    );
+    assert!(
+        server
+            .state
+            .store
+            .assignments(&round)
+            .await
+            .expect("read")
+            .is_empty(),
+        "no participant was assigned"
+    );
+    // An action linked to the activity of a round that is none, and an unknown owner.
+    let refused = server
+        .admin(
+            CREATE_ACTION,
+            json!({ "input": {
+                "id": "a-1", "roundId": "rtr-1", "organisationId": "iom", "link": "ACTIVITY",
+                "text": "x", "ownerId": "p-fac", "due": "2030-01-01T00:00:00Z",
+            } }),
+        )
+        .await;
+    assert_eq!(error_code(&refused), Some("BAD_USER_INPUT"));
+    let refused = server
+        .admin(
+            CREATE_ACTION,
+            json!({ "input": {
+                "id": "a-1", "roundId": "rtr-1", "organisationId": "iom", "link": "PILLAR",
+                "target": "two", "text": "x", "ownerId": "p-fac", "due": "2030-01-01T00:00:00Z",
+            } }),
+        )
+        .await;
+    assert_eq!(error_code(&refused), Some("BAD_USER_INPUT"));
+    assert!(
+        server
+            .state
+            .store
+            .actions(&round)
+            .await
+            .expect("read")
+            .is_empty()
+    );
+    server.stop().await;
+}
