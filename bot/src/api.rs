@@ -209,8 +209,8 @@ pub struct ComponentView {
     pub activities: usize,
 }
 
-/// Everything the bot shows to ask one question (immutable per instrument version, so
-/// it may be cached).
+/// Everything the bot shows to ask one question (immutable per round and instrument
+/// version, so it may be cached).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QuestionView {
     /// The question id.

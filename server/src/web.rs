@@ -33,7 +33,7 @@ use serde_json::json;
 use crate::app::AppState;
 use crate::domain::{Actor, Channel, LinkToken, ResponseStatus, Timestamp, TokenHash};
 use crate::service::answers::{self, SaveAnswers, SaveError};
-use crate::service::{access, links};
+use crate::service::{access, learning, links};
 
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "stagewise_session";
@@ -327,11 +327,12 @@ async fn render_form(
     let Ok(instrument) = answers::instrument_for(&state.catalogue, key) else {
         return invalid_link(state);
     };
-    let (response, round, organisation, person) = match tokio::try_join!(
+    let (response, round, organisation, person, values) = match tokio::try_join!(
         state.store.response(key),
         state.store.round(&key.round),
         state.store.organisation(&key.organisation),
         state.store.person(&token.binding.person),
+        learning::round_parameter_values(state.store.as_ref(), &key.round),
     ) {
         Ok(loaded) => loaded,
         Err(error) => {
@@ -357,7 +358,7 @@ async fn render_form(
         "errors": errors,
         "notice": notice,
         "progress": form::progress(instrument, response.as_ref()),
-        "groups": form::groups(instrument, response.as_ref(), posted),
+        "groups": form::groups(instrument, response.as_ref(), posted, &values),
     });
     match state.web.templates.render("form", &data) {
         Ok(html) => page(
@@ -613,8 +614,9 @@ fn spawn_receipt(state: Arc<AppState>, token: LinkToken) {
             state.store.response(key),
             state.store.round(&key.round),
             state.store.organisation(&key.organisation),
+            learning::round_parameter_values(state.store.as_ref(), &key.round),
         );
-        let (response, round, organisation) = match loaded {
+        let (response, round, organisation, values) = match loaded {
             Ok(loaded) => loaded,
             Err(error) => {
                 tracing::warn!(%error, "cannot load a receipt");
@@ -626,7 +628,7 @@ fn spawn_receipt(state: Arc<AppState>, token: LinkToken) {
             instrument: instrument.header().title.as_str().to_owned(),
             organisation: organisation.map_or_else(|| key.organisation.to_string(), |o| o.name),
             round: round.map_or_else(|| key.round.to_string(), |r| r.title),
-            answers: form::answered(instrument, response.as_ref()),
+            answers: form::answered(instrument, response.as_ref(), &values),
         };
         match crate::service::invitations::send_receipt(
             state.store.as_ref(),

@@ -1,7 +1,9 @@
 //! [`Backend`] over the server's GraphQL endpoint: plain JSON documents written against
 //! `server/schema.graphql`, the bot's API token as bearer, and the chat in header
-//! `X-Stagewise-Telegram-Chat`. Question texts are cached per instrument version and
-//! question (a published version never changes).
+//! `X-Stagewise-Telegram-Chat`. Question texts are asked for the response being answered,
+//! so placeholders take its round's values (a learning activity's period), and cached
+//! per round, instrument version and question (a published version never changes, nor
+//! does a round's period).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -31,8 +33,8 @@ const ME: &str = "{ telegramMe { personId name responses { roundId roundTitle in
     pillars { number name answered total } } } } }";
 const NEXT: &str = "query($r: ResponseRefInput!, $after: String) { \
     nextQuestion(response: $r, after: $after) { questionId position total requiredRemaining } }";
-const QUESTION: &str = "query($i: String!, $v: Int!, $q: String!) { \
-    question(instrumentId: $i, version: $v, questionId: $q) { id type required \
+const QUESTION: &str = "query($i: String!, $v: Int!, $q: String!, $r: ResponseRefInput) { \
+    question(instrumentId: $i, version: $v, questionId: $q, response: $r) { id type required \
     prompt { number text heading guidance fieldLabel scale { value label } \
     component { id name description outputQuality indicators { text } \
     stages { stage title text } drivers { name keyQuestion } activities { number } } } } }";
@@ -63,7 +65,8 @@ pub struct GraphqlBackend {
     client: reqwest::Client,
     endpoint: String,
     token: SecretString,
-    questions: Mutex<HashMap<(String, String), Arc<QuestionView>>>,
+    /// Question texts by round, instrument version and question.
+    questions: Mutex<HashMap<(String, String, String), Arc<QuestionView>>>,
 }
 
 impl std::fmt::Debug for GraphqlBackend {
@@ -507,7 +510,11 @@ impl Backend for GraphqlBackend {
         target: &Target,
         question_id: &str,
     ) -> ApiResult<Arc<QuestionView>> {
-        let key = (target.instrument.clone(), question_id.to_owned());
+        let key = (
+            target.round_id.clone(),
+            target.instrument.clone(),
+            question_id.to_owned(),
+        );
         if let Some(cached) = self
             .questions
             .lock()
@@ -521,7 +528,7 @@ impl Backend for GraphqlBackend {
             .call(
                 Some(chat),
                 QUESTION,
-                json!({ "i": instrument, "v": version, "q": question_id }),
+                json!({ "i": instrument, "v": version, "q": question_id, "r": target }),
             )
             .await?;
         let q = data.question;

@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use async_graphql::{Context, Enum, InputObject, Object};
 
+use super::answering::ResponseRefInput;
 use super::error::{Code, GqlError, GqlResult};
 use crate::catalogue::model::{
     self, ActivityQuestion, Block, Component, Concern, Driver, DriverStage, Drivers, Field,
@@ -22,6 +23,7 @@ use crate::catalogue::model::{
 use crate::catalogue::{
     AnswerType, Catalogue, Instrument, InstrumentRef, LanguageCode, Note, Question, Text,
 };
+use crate::service::learning;
 
 /// Longest parameter value accepted, in characters: a period or a place name, not prose.
 const MAX_PARAMETER_VALUE_CHARS: usize = 200;
@@ -94,6 +96,10 @@ impl CatalogueQuery {
             desc = "Two-letter ISO 639-1 code of the language the texts are shown in; a text without a translation into it is shown in the instrument's own language. A code that is not two lowercase letters is BAD_USER_INPUT."
         )]
         language: Option<String>,
+        #[graphql(
+            desc = "The response the question is asked for: its round's values fill the questionnaire's placeholders (a learning activity's period) where `prompt` is given no parameters. The caller must be able to read that response; otherwise FORBIDDEN."
+        )]
+        response: Option<ResponseRefInput>,
     ) -> async_graphql::Result<QuestionObject<'ctx>> {
         let catalogue = catalogue(ctx)?;
         let language = parse_language(language)?;
@@ -104,10 +110,21 @@ impl CatalogueQuery {
                 instrument.reference()
             ))
         })?;
-        Ok(QuestionObject {
-            view: View::new(catalogue, instrument, language),
-            question,
-        })
+        let mut view = View::new(catalogue, instrument, language);
+        if let Some(response) = response {
+            let request = super::request(ctx)?;
+            let key = response.key()?;
+            request
+                .identity
+                .require_response_reader(request.state.store.as_ref(), &key)
+                .await
+                .map_err(GqlError::from)?;
+            let values = learning::round_parameter_values(request.state.store.as_ref(), &key.round)
+                .await
+                .map_err(GqlError::from)?;
+            view = view.with_known_values(values);
+        }
+        Ok(QuestionObject { view, question })
     }
 }
 
@@ -226,6 +243,20 @@ impl<'a> View<'a> {
                 )
             })
             .collect()
+    }
+
+    /// This view with `values` over the defaults, for the parameters the instrument has
+    /// (values it has no parameter for are left out).
+    fn with_known_values(&self, values: BTreeMap<String, String>) -> Self {
+        let mut merged = self.defaults();
+        for (id, value) in values {
+            if let Some(slot) = merged.get_mut(&id) {
+                *slot = value;
+            }
+        }
+        let mut view = self.clone();
+        view.values = Arc::new(merged);
+        view
     }
 
     /// This view with the caller's parameter values over the defaults.

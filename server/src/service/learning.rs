@@ -175,6 +175,28 @@ fn concept_note_fields(
     out
 }
 
+/// The questionnaire parameter values an activity sets: its period.
+pub fn parameter_values(activity: &Activity) -> BTreeMap<String, String> {
+    [("period".to_owned(), activity.period.clone())].into()
+}
+
+/// The parameter values the round `round` sets for its questions (a learning
+/// activity's period); empty for a round without an activity, whose texts take the
+/// instruments' defaults.
+///
+/// # Errors
+/// A store error.
+pub async fn round_parameter_values(
+    store: &dyn Store,
+    round: &RoundId,
+) -> Result<BTreeMap<String, String>, StoreError> {
+    Ok(store
+        .activity(round)
+        .await?
+        .map(|activity| parameter_values(&activity))
+        .unwrap_or_default())
+}
+
 /// Creates the activity of an existing round: checks everything first (the round asks
 /// the kind's learning set and has no activity yet, the facilitator and participants
 /// exist, the concept-note fields are fields of annex 1), then assigns the participants
@@ -505,10 +527,7 @@ async fn compile(
             activity.kind.instrument_id()
         ))
     })?;
-    let texts = question_texts(
-        instrument,
-        &[("period".to_owned(), activity.period.clone())].into(),
-    );
+    let texts = question_texts(instrument, &parameter_values(activity));
     let participants: BTreeSet<(OrganisationId, PersonId)> = store
         .assignments(&round.id)
         .await?

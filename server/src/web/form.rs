@@ -455,6 +455,7 @@ fn questionnaire_groups(
     instrument: &Instrument,
     response: Option<&Response>,
     posted: Option<&Posted>,
+    round_values: &BTreeMap<String, String>,
 ) -> Vec<Value> {
     let Some(body) = instrument.as_questionnaire() else {
         return Vec::new();
@@ -462,7 +463,12 @@ fn questionnaire_groups(
     let values: BTreeMap<String, String> = body
         .parameters
         .iter()
-        .map(|p| (p.id.clone(), text(&p.default).to_owned()))
+        .map(|p| {
+            let value = round_values
+                .get(&p.id)
+                .map_or_else(|| text(&p.default).to_owned(), Clone::clone);
+            (p.id.clone(), value)
+        })
         .collect();
     let render = |t: &Text| Text::new(text(t)).render(&values);
     body.sections
@@ -506,17 +512,19 @@ fn questionnaire_groups(
 
 /// The groups of questions (components or sections) with labels, help and values: the
 /// response's stored answers, overlaid by `posted` when a form is shown again after a
-/// refusal.
+/// refusal. Placeholders in questionnaire texts take `round_values` (the round's
+/// parameter values, e.g. a learning activity's period) over the defaults.
 pub fn groups(
     instrument: &Instrument,
     response: Option<&Response>,
     posted: Option<&Posted>,
+    round_values: &BTreeMap<String, String>,
 ) -> Vec<Value> {
     match instrument.body() {
         Body::StageQuestionnaire(body) => {
             stage_groups(body, instrument.questions(), response, posted)
         }
-        _ => questionnaire_groups(instrument, response, posted),
+        _ => questionnaire_groups(instrument, response, posted, round_values),
     }
 }
 
@@ -535,10 +543,15 @@ pub fn progress(instrument: &Instrument, response: Option<&Response>) -> Value {
 }
 
 /// The answers given, as the form shows them: each answered question's label and its
-/// value as text (evidence: documents, then people), in form order. For the receipt.
-pub fn answered(instrument: &Instrument, response: Option<&Response>) -> Vec<(String, String)> {
+/// value as text (evidence: documents, then people), in form order, placeholders
+/// rendered with `round_values` as in [`groups`]. For the receipt.
+pub fn answered(
+    instrument: &Instrument,
+    response: Option<&Response>,
+    round_values: &BTreeMap<String, String>,
+) -> Vec<(String, String)> {
     let mut lines = Vec::new();
-    for group in groups(instrument, response, None) {
+    for group in groups(instrument, response, None, round_values) {
         let heading = group["heading"].as_str().unwrap_or_default().to_owned();
         for question in group["questions"].as_array().into_iter().flatten() {
             if question["answered"] != true {

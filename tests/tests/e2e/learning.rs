@@ -837,3 +837,170 @@ async fn bad_learning_input_is_refused_and_changes_nothing() {
     );
     server.stop().await;
 }
+
+/// The activity's period fills the `{period}` placeholders of the lessons-learned
+/// questions where participants see them: in the bot's walk-through and in the web
+/// form behind a link (with no activity, the printed default stays).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_activity_period_shows_in_the_bot_and_the_web_form() {
+    let server = TestServer::spawn(Backend::Redb).await;
+    arrange(&server).await;
+    let created = server
+        .admin(
+            "mutation { createRound(input: { id: \"ll-1\", title: \"Lessons\", \
+             instruments: [\"iom-rtl-lessons-learned@1\"], organisationIds: [\"iom\"] }) { round { id } } }",
+            json!({}),
+        )
+        .await;
+    data(&created);
+    let activity = server
+        .admin(
+            CREATE_ACTIVITY,
+            json!({ "input": {
+                "roundId": "ll-1",
+                "kind": "LESSONS_LEARNED",
+                "intervention": "Shelter programme",
+                "facilitatorId": "p-fac",
+                "period": "March 2026",
+                "participants": [
+                    { "personId": "p-p1", "organisationId": "iom", "role": "Field officer" },
+                    { "personId": "p-p3", "organisationId": "iom", "role": "Protection officer" },
+                ],
+            } }),
+        )
+        .await;
+    assert_eq!(data(&activity)["createActivity"]["kind"], "LESSONS_LEARNED");
+    let opened = server
+        .admin(
+            "mutation { setRoundStatus(input: { roundId: \"ll-1\", status: OPEN }) { round { status } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(data(&opened)["setRoundStatus"]["round"]["status"], "OPEN");
+
+    // Telegram: the first question as the bot shows it.
+    let bot_token = server.token(TokenRole::Bot).await;
+    let backend_client: Arc<dyn BotBackend> = Arc::new(
+        GraphqlBackend::new(
+            &server.url,
+            bot_token.clone().into(),
+            Duration::from_secs(10),
+        )
+        .expect("client"),
+    );
+    let mut bot: Mock = MockBot::new(chat(2001).text("/continue"), handler_tree());
+    bot.dependencies(deps![
+        Arc::clone(&backend_client),
+        Outbox::direct(),
+        Storage::new()
+    ]);
+    bot.dispatch().await;
+    let state: State = bot.get_state().await;
+    let State::Asking(prompt) = state else {
+        panic!("no question on screen: {state:?}");
+    };
+    assert_eq!(prompt.question_id, "questions/key-successes");
+    let shown: Vec<String> = bot
+        .get_responses()
+        .sent_messages
+        .iter()
+        .map(|m| m.text().unwrap_or_default().to_owned())
+        .collect();
+    assert!(
+        shown
+            .iter()
+            .any(|t| t.contains("What were the key successes in March 2026?")),
+        "{shown:?}"
+    );
+    assert!(
+        !shown.iter().any(|t| t.contains("the last period")),
+        "{shown:?}"
+    );
+    drop(bot);
+
+    // The web form behind p-p3's link.
+    let round = server
+        .state
+        .store
+        .round(&RoundId::parse("ll-1").expect("id"))
+        .await
+        .expect("read")
+        .expect("round");
+    let link = server::service::links::create(
+        server.state.store.as_ref(),
+        &round,
+        server::domain::LinkBinding {
+            response: server::domain::ResponseKey {
+                round: round.id.clone(),
+                organisation: OrganisationId::parse("iom").expect("id"),
+                instrument: server::catalogue::InstrumentRef::parse("iom-rtl-lessons-learned@1")
+                    .expect("ref"),
+                respondent: server::domain::Respondent::Person(
+                    PersonId::parse("p-p3").expect("id"),
+                ),
+            },
+            person: PersonId::parse("p-p3").expect("id"),
+        },
+        Timestamp::now(),
+    )
+    .await
+    .expect("link made");
+    let client = crate::web::client();
+    let (status, _, cookie) = crate::web::open(
+        &client,
+        &server::service::links::url(&server.url, &link.secret),
+    )
+    .await;
+    assert_eq!(status, 303);
+    let (status, html) =
+        crate::web::get(&client, &server.url, "/form", &cookie.expect("a session")).await;
+    assert_eq!(status, 200);
+    for text in [
+        "What were the key successes in March 2026?",
+        "What were the biggest challenges in March 2026?",
+        "What are the top three learnings from March 2026?",
+    ] {
+        assert!(html.contains(text), "{text}");
+    }
+    assert!(!html.contains("the last period"));
+
+    // The round's values are only for callers who may read the response: not the bot
+    // for another participant's chat, nor a validator of another round.
+    let ask = |person: &str| {
+        json!({ "r": { "roundId": "ll-1", "organisationId": "iom",
+            "instrument": "iom-rtl-lessons-learned@1", "personId": person } })
+    };
+    const ASKED: &str = "query($r: ResponseRefInput!) { question(instrumentId: \
+        \"iom-rtl-lessons-learned\", version: 1, questionId: \"questions/key-successes\", \
+        response: $r) { prompt { text } } }";
+    let own = server
+        .graphql_as(Some(&bot_token), Some(2001), ASKED, ask("p-p1"))
+        .await;
+    assert_eq!(
+        data(&own)["question"]["prompt"]["text"],
+        "What were the key successes in March 2026?"
+    );
+    let other = server
+        .graphql_as(Some(&bot_token), Some(2001), ASKED, ask("p-p3"))
+        .await;
+    assert_eq!(error_code(&other), Some("FORBIDDEN"), "{other}");
+    let validator = server.validator(&["aar-flood-1"]).await;
+    let outside = server
+        .graphql_as(Some(&validator), None, ASKED, ask("p-p3"))
+        .await;
+    assert_eq!(error_code(&outside), Some("FORBIDDEN"), "{outside}");
+
+    // Asked without the response, the question keeps the printed default.
+    let plain = server
+        .admin(
+            "{ question(instrumentId: \"iom-rtl-lessons-learned\", version: 1, \
+             questionId: \"questions/key-successes\") { prompt { text } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        data(&plain)["question"]["prompt"]["text"],
+        "What were the key successes in the last period?"
+    );
+    server.stop().await;
+}
