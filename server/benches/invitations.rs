@@ -6,7 +6,7 @@
 //!
 //! `cargo bench -p server --bench invitations`: `STAGEWISE_BENCH_INVITATIONS`
 //! invitations (default 2,000) with `STAGEWISE_BENCH_POOL` pooled connections (default
-//! 4, `email.pool_max_size`'s default). Target: at least 200 invitations per second.
+//! 16, `email.pool_max_size`'s default). Target: at least 200 invitations per second.
 //! Under `cargo test` (no `--bench` argument) it runs as a quick check of 40 invitations.
 
 use std::time::{Duration, Instant};
@@ -43,7 +43,7 @@ fn main() {
     } else {
         40
     };
-    let pool = env_number("STAGEWISE_BENCH_POOL", 4);
+    let pool = env_number("STAGEWISE_BENCH_POOL", 16);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -63,7 +63,7 @@ async fn run(count: usize, pool: usize, benchmark: bool) {
     settings.email.smtp_host = "127.0.0.1".to_owned();
     settings.email.smtp_port = sink.port();
     settings.email.tls = SmtpTls::None;
-    settings.email.pool_max_size = u32::try_from(pool).unwrap_or(4);
+    settings.email.pool_max_size = u32::try_from(pool).unwrap_or(16);
     settings.reminders.enabled = false;
     let state = App::build(LoadedSettings {
         settings,

@@ -165,7 +165,7 @@ impl Default for EmailSettings {
             smtp_username: String::new(),
             smtp_password: SecretString::from(""),
             timeout_secs: 10,
-            pool_max_size: 4,
+            pool_max_size: 16,
             from: "Stagewise <stagewise@localhost>".to_owned(),
             reply_to: String::new(),
             outbox_dir: PathBuf::from("outbox"),

@@ -20,7 +20,7 @@ use crate::domain::{
 };
 use crate::email::{Email, MailError, Mailer};
 use crate::service::admin::role_answers;
-use crate::service::links::{self, LinkError};
+use crate::service::links::{self, LinkError, NewLink};
 use crate::service::telegram::{self, TelegramError};
 use crate::store::{Store, StoreError};
 
@@ -180,8 +180,29 @@ pub async fn invite(
         }
     }
     let round = &round;
-    let outcomes: Vec<Result<(Sent, bool), InviteError>> = futures_util::stream::iter(jobs)
-        .map(|job| send_one(store, mailer, public_base_url, round, job, now))
+    // Links first, many at a time: the store commits concurrent writes together, so a
+    // durable commit is shared by many links instead of waited for by each send. Then
+    // the emails, as many at a time as the SMTP pool has connections.
+    let linked: Vec<Result<(Invitation, NewLink), InviteError>> = futures_util::stream::iter(jobs)
+        .map(|job| async move {
+            let link = links::create(
+                store,
+                round,
+                LinkBinding {
+                    response: job.sent.response.clone(),
+                    person: job.person.id.clone(),
+                },
+                now,
+            )
+            .await?;
+            Ok((job, link))
+        })
+        .buffered(LINKS_AT_ONCE)
+        .collect()
+        .await;
+    let linked = linked.into_iter().collect::<Result<Vec<_>, _>>()?;
+    let outcomes: Vec<Result<(Sent, bool), InviteError>> = futures_util::stream::iter(linked)
+        .map(|(job, link)| send_one(store, mailer, public_base_url, round, job, link))
         .buffered(mailer.parallel_sends())
         .collect()
         .await;
@@ -206,7 +227,10 @@ struct Invitation {
     telegram_link: Option<String>,
 }
 
-/// Makes the link and sends one invitation; `false` when the mail failed (the link is
+/// How many links are made at once before their emails go out.
+const LINKS_AT_ONCE: usize = 64;
+
+/// Sends one invitation with its new link; `false` when the mail failed (the link is
 /// revoked then).
 async fn send_one(
     store: &dyn Store,
@@ -214,7 +238,7 @@ async fn send_one(
     public_base_url: &str,
     round: &Round,
     job: Invitation,
-    now: Timestamp,
+    link: NewLink,
 ) -> Result<(Sent, bool), InviteError> {
     let Invitation {
         sent,
@@ -224,16 +248,6 @@ async fn send_one(
         telegram_link,
     } = job;
     let response = &sent.response;
-    let link = links::create(
-        store,
-        round,
-        LinkBinding {
-            response: response.clone(),
-            person: person.id.clone(),
-        },
-        now,
-    )
-    .await?;
     let rendered = mailer.templates().render(
         "invitation",
         &json!({
