@@ -179,3 +179,15 @@ async fn share_answers_and_every_event(a: TestServer, b: TestServer) {
     a.stop().await;
     b.stop().await;
 }
+
+/// With `STAGEWISE_E2E_REDIS=cluster` every Redis-backed test server really runs on the
+/// shared cluster (and without it, on its private redis-server): the second e2e pass of
+/// `.ci/run` is not the first one again.
+#[tokio::test]
+async fn redis_backed_test_servers_run_where_the_run_asks() {
+    let server = TestServer::spawn(Backend::Redis).await;
+    let redis = &server.state.settings.settings.store.redis;
+    assert_eq!(redis.cluster, crate::support::on_shared_cluster());
+    assert_eq!(server.state.store.backend(), server::store::Backend::Redis);
+    server.stop().await;
+}

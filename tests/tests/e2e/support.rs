@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 
+use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 use server::app::{App, AppState};
 use server::clock::Clock;
@@ -69,6 +70,47 @@ pub fn settings(
     }
 }
 
+/// The environment variable that moves every Redis-backed test server onto one shared
+/// local Redis Cluster: `STAGEWISE_E2E_REDIS=cluster` (`.ci/run` runs the suite once more
+/// with it). Servers that shared a private `redis-server` share a key prefix on the
+/// cluster (derived from that server's port), so instances of one test still see each
+/// other's data and no test sees another's. A test that points a server at a Redis of its
+/// own choosing (the fault tests' proxy) keeps it.
+pub const CLUSTER_VARIABLE: &str = "STAGEWISE_E2E_REDIS";
+
+/// The shared cluster when [`CLUSTER_VARIABLE`] asks for one.
+fn shared_cluster() -> Option<&'static RedisCluster> {
+    static CLUSTER: std::sync::OnceLock<RedisCluster> = std::sync::OnceLock::new();
+    match std::env::var(CLUSTER_VARIABLE).as_deref() {
+        Ok("cluster") => Some(CLUSTER.get_or_init(RedisCluster::start)),
+        Ok("") | Err(_) => None,
+        Ok(other) => panic!("{CLUSTER_VARIABLE}={other:?}: only \"cluster\" is known"),
+    }
+}
+
+/// Whether this run puts Redis-backed test servers on the shared cluster.
+pub fn on_shared_cluster() -> bool {
+    shared_cluster().is_some()
+}
+
+/// Moves `settings` from the private `redis` onto the shared cluster when asked to and
+/// when the test left the private server's URL in place.
+fn maybe_on_cluster(settings: &mut Settings, redis: Option<&RedisServer>) {
+    let Some(redis) = redis else { return };
+    if settings.store.backend != BackendKind::Redis
+        || settings.store.redis.cluster
+        || settings.store.redis.url.expose_secret() != redis.url()
+    {
+        return;
+    }
+    if let Some(cluster) = shared_cluster() {
+        let prefix = format!("{}-{}", settings.store.redis.key_prefix, redis.port());
+        // Spread the instances over the nodes: each subscribes to events on its own.
+        let node = usize::from(redis.port() % 3);
+        on_cluster(settings, cluster, node, &prefix);
+    }
+}
+
 /// Puts a server's store on `cluster`, reached first through node `node` (its event bus
 /// subscribes on that node), with every key under `prefix`.
 pub fn on_cluster(settings: &mut Settings, cluster: &RedisCluster, node: usize, prefix: &str) {
@@ -115,6 +157,7 @@ impl TestServer {
         let data = tempfile::tempdir().expect("temp dir");
         let mut loaded = settings(backend, &data, redis.as_deref(), prefix);
         adjust(&mut loaded.settings);
+        maybe_on_cluster(&mut loaded.settings, redis.as_deref());
         let app = App::build_with_clock(loaded, clock)
             .await
             .expect("the server builds");
