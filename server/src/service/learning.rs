@@ -18,12 +18,13 @@ use crate::domain::answer::parse_text;
 use crate::domain::learning::{MAX_PRIORITY_ACTIONS, MAX_THEME_CHARS, MAX_THEMES};
 use crate::domain::{
     Action, ActionId, ActionLink, ActionReminderKind, ActionReminderMark, ActionStatus,
-    ActionWrite, Activity, ActivityKind, Actor, AnswerValue, MAX_SHORT_TEXT_CHARS, MAX_TEXT_CHARS,
+    ActionWrite, Activity, ActivityKind, Actor, MAX_SHORT_TEXT_CHARS, MAX_TEXT_CHARS,
     OrganisationId, Person, PersonId, Respondent, Response, ResponseKey, Role, Round, RoundId,
     Timestamp,
 };
 use crate::email::{Email, Mailer};
 use crate::pack::markdown_escape;
+use crate::profile::answer_text;
 use crate::service::admin::{self, AdminError, NewAssignment, NewRound, RoleName};
 use crate::store::{Store, StoreError};
 
@@ -477,27 +478,6 @@ pub fn question_texts(
         out.insert(question.id.clone(), text);
     }
     out
-}
-
-/// An answer value as one text.
-pub fn answer_text(value: &AnswerValue) -> String {
-    match value {
-        AnswerValue::Stage(stage) => stage.get().to_string(),
-        AnswerValue::Rating(rating) => rating.get().to_string(),
-        AnswerValue::Text(text) => text.clone(),
-        AnswerValue::TextList(lines) => lines.join("\n"),
-        AnswerValue::Date(date) => date.as_str().to_owned(),
-        AnswerValue::Evidence(items) => items
-            .iter()
-            .map(|i| i.text.clone())
-            .collect::<Vec<_>>()
-            .join("\n"),
-        AnswerValue::OtherActivities(rows) => rows
-            .iter()
-            .map(|r| format!("{} = {}", r.name, r.rating.get()))
-            .collect::<Vec<_>>()
-            .join("\n"),
-    }
 }
 
 /// Compiles the findings of an activity from the answers stored now.
@@ -1430,7 +1410,7 @@ mod tests {
 
     use super::*;
     use crate::catalogue::InstrumentRef;
-    use crate::domain::{EmailAddress, RoundStatus};
+    use crate::domain::{AnswerValue, EmailAddress, RoundStatus};
 
     fn catalogue() -> Catalogue {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../questionnaires");
