@@ -36,6 +36,7 @@ pub struct TestServer {
     task: Option<tokio::task::JoinHandle<anyhow_like::Result>>,
     _data: tempfile::TempDir,
     _redis: Option<Arc<RedisServer>>,
+    _cluster: Option<Arc<RedisCluster>>,
 }
 
 /// The task's outcome without pulling anyhow into the tests.
@@ -78,37 +79,54 @@ pub fn settings(
 /// own choosing (the fault tests' proxy) keeps it.
 pub const CLUSTER_VARIABLE: &str = "STAGEWISE_E2E_REDIS";
 
-/// The shared cluster when [`CLUSTER_VARIABLE`] asks for one.
-fn shared_cluster() -> Option<&'static RedisCluster> {
-    static CLUSTER: std::sync::OnceLock<RedisCluster> = std::sync::OnceLock::new();
+/// Whether this run puts Redis-backed test servers on the shared cluster.
+pub fn on_shared_cluster() -> bool {
     match std::env::var(CLUSTER_VARIABLE).as_deref() {
-        Ok("cluster") => Some(CLUSTER.get_or_init(RedisCluster::start)),
-        Ok("") | Err(_) => None,
+        Ok("cluster") => true,
+        Ok("") | Err(_) => false,
         Ok(other) => panic!("{CLUSTER_VARIABLE}={other:?}: only \"cluster\" is known"),
     }
 }
 
-/// Whether this run puts Redis-backed test servers on the shared cluster.
-pub fn on_shared_cluster() -> bool {
-    shared_cluster().is_some()
+/// The shared cluster when [`CLUSTER_VARIABLE`] asks for one. The servers on it hold it;
+/// when the last is dropped the cluster's nodes are killed (a `static` is never dropped,
+/// so a cluster kept in one would outlive the test process), and the next server starts
+/// a new one.
+fn shared_cluster() -> Option<Arc<RedisCluster>> {
+    static CLUSTER: std::sync::Mutex<std::sync::Weak<RedisCluster>> =
+        std::sync::Mutex::new(std::sync::Weak::new());
+    if !on_shared_cluster() {
+        return None;
+    }
+    let mut shared = CLUSTER.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(cluster) = shared.upgrade() {
+        return Some(cluster);
+    }
+    let cluster = Arc::new(RedisCluster::start());
+    *shared = Arc::downgrade(&cluster);
+    Some(cluster)
 }
 
 /// Moves `settings` from the private `redis` onto the shared cluster when asked to and
-/// when the test left the private server's URL in place.
-fn maybe_on_cluster(settings: &mut Settings, redis: Option<&RedisServer>) {
-    let Some(redis) = redis else { return };
+/// when the test left the private server's URL in place; returns the cluster the server
+/// must hold.
+fn maybe_on_cluster(
+    settings: &mut Settings,
+    redis: Option<&RedisServer>,
+) -> Option<Arc<RedisCluster>> {
+    let redis = redis?;
     if settings.store.backend != BackendKind::Redis
         || settings.store.redis.cluster
         || settings.store.redis.url.expose_secret() != redis.url()
     {
-        return;
+        return None;
     }
-    if let Some(cluster) = shared_cluster() {
-        let prefix = format!("{}-{}", settings.store.redis.key_prefix, redis.port());
-        // Spread the instances over the nodes: each subscribes to events on its own.
-        let node = usize::from(redis.port() % 3);
-        on_cluster(settings, cluster, node, &prefix);
-    }
+    let cluster = shared_cluster()?;
+    let prefix = format!("{}-{}", settings.store.redis.key_prefix, redis.port());
+    // Spread the instances over the nodes: each subscribes to events on its own.
+    let node = usize::from(redis.port() % 3);
+    on_cluster(settings, &cluster, node, &prefix);
+    Some(cluster)
 }
 
 /// Puts a server's store on `cluster`, reached first through node `node` (its event bus
@@ -157,7 +175,7 @@ impl TestServer {
         let data = tempfile::tempdir().expect("temp dir");
         let mut loaded = settings(backend, &data, redis.as_deref(), prefix);
         adjust(&mut loaded.settings);
-        maybe_on_cluster(&mut loaded.settings, redis.as_deref());
+        let cluster = maybe_on_cluster(&mut loaded.settings, redis.as_deref());
         let app = App::build_with_clock(loaded, clock)
             .await
             .expect("the server builds");
@@ -180,6 +198,7 @@ impl TestServer {
             task: Some(task),
             _data: data,
             _redis: redis,
+            _cluster: cluster,
         };
         server.admin = server.token(TokenRole::Admin).await;
         server
