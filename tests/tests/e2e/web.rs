@@ -703,3 +703,107 @@ async fn without_an_smtp_host_invitations_are_written_to_the_outbox() {
     assert_eq!((status, location.as_deref()), (303, Some("/form")));
     server.stop().await;
 }
+
+/// The page script's saves (`action=autosave`): a JSON answer with what was saved and the
+/// progress; only what changed is written; bad input, a missing CSRF token and a
+/// submitted response are refused in JSON (or, for CSRF, as every post is) and change
+/// nothing.
+#[tokio::test]
+async fn autosave_answers_in_json_and_refuses_bad_input_without_changing_anything() {
+    let server = TestServer::spawn(Backend::Redb).await;
+    fixtures::arrange(&server).await;
+    let url = ben_link(&server).await;
+    let client = client();
+    let (_, _, cookie) = open(&client, &url).await;
+    let cookie = cookie.expect("cookie");
+    let (_, html) = get(&client, &server.url, "/form", &cookie).await;
+    assert!(
+        html.contains("id=\"autosave\""),
+        "the page has its status line"
+    );
+    let csrf = hidden(&html, "csrf");
+    let field = first_textarea(&html);
+    let last_seq = || async {
+        let reply = server
+            .admin(RESPONSE, json!({ "response": outcomes("unicef", "p-ben") }))
+            .await;
+        data(&reply)["response"]["lastSeq"].clone()
+    };
+    let autosave = |request: &'static str, text: String, csrf: String| {
+        let (client, base, cookie, field) = (
+            client.clone(),
+            server.url.clone(),
+            cookie.clone(),
+            field.clone(),
+        );
+        async move {
+            let (status, location, body) = post(
+                &client,
+                &base,
+                &cookie,
+                &[
+                    ("csrf", &csrf),
+                    ("request", request),
+                    ("action", "autosave"),
+                    (&field, &text),
+                ],
+            )
+            .await;
+            assert_eq!(location, None, "the script gets no redirect");
+            (status, body)
+        }
+    };
+
+    let (status, body) = autosave("a1", "Typed.".to_owned(), csrf.clone()).await;
+    assert_eq!(status, 200, "{body}");
+    let reply: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+    assert_eq!(reply["saved"], 1, "{reply}");
+    assert_eq!(reply["progress"]["answered"], 1, "{reply}");
+    assert_eq!(last_seq().await, 1);
+
+    // The same text again writes nothing.
+    let (status, body) = autosave("a2", "Typed.".to_owned(), csrf.clone()).await;
+    assert_eq!(status, 200, "{body}");
+    let reply: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+    assert_eq!(reply["saved"], 0, "{reply}");
+    assert_eq!(last_seq().await, 1);
+
+    // Too long: a reason in JSON, nothing written.
+    let long = "x".repeat(server::domain::MAX_TEXT_CHARS + 1);
+    let (status, body) = autosave("a3", long, csrf.clone()).await;
+    assert_eq!(status, 422, "{body}");
+    let reply: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+    assert!(
+        reply["errors"].as_array().is_some_and(|e| !e.is_empty()),
+        "{reply}"
+    );
+    assert_eq!(last_seq().await, 1);
+
+    // Without the session's CSRF token: refused, nothing written.
+    let (status, _) = autosave("a4", "Forged.".to_owned(), "0".repeat(64)).await;
+    assert_eq!(status, 403);
+    assert_eq!(last_seq().await, 1);
+
+    // After submission the script is told, and nothing changes.
+    let (_, html) = get(&client, &server.url, "/form", &cookie).await;
+    let mut fields = fill_all(&html, "Answered.");
+    fields.push(("csrf".to_owned(), csrf.clone()));
+    fields.push(("request".to_owned(), "s1".to_owned()));
+    fields.push(("action".to_owned(), "submit".to_owned()));
+    let pairs: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    let (status, location, body) = post(&client, &server.url, &cookie, &pairs).await;
+    assert_eq!(
+        (status, location.as_deref()),
+        (303, Some("/form/submitted")),
+        "{body}"
+    );
+    let submitted = last_seq().await;
+    let (status, body) = autosave("a5", "Late.".to_owned(), csrf.clone()).await;
+    assert_eq!(status, 409, "{body}");
+    assert!(body.contains("already submitted"), "{body}");
+    assert_eq!(last_seq().await, submitted);
+    server.stop().await;
+}
