@@ -178,7 +178,11 @@ impl App {
     /// # Errors
     /// When serving fails or the store does not close cleanly.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        self.run_until(shutdown_signal()).await
+        // The handlers are installed before the first request is served: a stop signal
+        // that arrives the moment `/readyz` first answers still stops the server cleanly
+        // (installed lazily, it would meet the default action and kill the process).
+        let stop = shutdown_signal().context("cannot listen for stop signals")?;
+        self.run_until(stop).await
     }
 
     /// Serves until `stop` completes; then as [`App::run_until_stopped`]. The event bus
@@ -265,23 +269,25 @@ impl Scheduler {
     }
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+/// Installs the handlers for Ctrl-C (SIGINT) and SIGTERM now, and returns the future
+/// that completes on the first of them.
+#[cfg(unix)]
+fn shutdown_signal() -> std::io::Result<impl Future<Output = ()> + Send> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {},
+            _ = terminate.recv() => {},
         }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
-    }
+    })
+}
+
+/// Ctrl-C, where there is no SIGTERM.
+#[cfg(not(unix))]
+fn shutdown_signal() -> std::io::Result<impl Future<Output = ()> + Send> {
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
 }

@@ -13,10 +13,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::Stream;
-use redis::AsyncCommands;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig, PubSub};
 use serde::{Deserialize, Serialize};
-use tokio::sync::{broadcast, watch};
+use tokio::sync::{broadcast, mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio_stream::StreamExt;
 use tokio_stream::wrappers::BroadcastStream;
@@ -135,9 +134,15 @@ impl EventBus for InProcessBus {
     }
 }
 
-/// How long one `PUBLISH` may take before it is given up (and logged): publishing runs
-/// on the request path and must not hold a request up for long.
+/// How long one pipeline of `PUBLISH`es may take before it is given up (and logged).
 const PUBLISH_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Events waiting to be published to Redis; when the queue is full (Redis stalled for a
+/// while under load), further events are delivered locally only, and a warning says so.
+const PUBLISH_QUEUE: usize = 4096;
+
+/// Most `PUBLISH`es sent in one pipeline.
+const PUBLISH_BATCH: usize = 256;
 
 /// First pause before reconnecting the pub/sub connection; doubled after every failed
 /// attempt up to [`MAX_BACKOFF`], and reset once a connection is subscribed.
@@ -313,9 +318,11 @@ pub enum StartError {
 
 /// Delivery across server instances through Redis pub/sub.
 ///
-/// [`EventBus::publish`] delivers to this instance's subscribers at once and then
-/// `PUBLISH`es `<prefix>:events:<round>` with a small JSON message tagged with this
-/// instance's random id. One background task per instance holds a dedicated pub/sub
+/// [`EventBus::publish`] delivers to this instance's subscribers at once and queues a
+/// `PUBLISH` of `<prefix>:events:<round>` with a small JSON message tagged with this
+/// instance's random id. A publisher task sends what is queued, in order, pipelined on
+/// one connection, so a request never waits for Redis to hear of its change (it is
+/// already stored); [`EventBus::close`] sends what is still queued before it returns. One background task per instance holds a dedicated pub/sub
 /// connection, `PSUBSCRIBE`d to `<prefix>:events:*`, and forwards every message from
 /// *another* instance into the local [`InProcessBus`] that subscribers read; its own
 /// messages it skips, so each event reaches each subscriber once.
@@ -333,8 +340,10 @@ pub struct RedisBus {
     channels: Channels,
     /// This instance's random id, in every message it publishes.
     instance: String,
-    /// The publishing connection (reconnects by itself); `None` once closed.
-    publisher: Mutex<Option<ConnectionManager>>,
+    /// The queue of the publisher task (channel, payload); `None` once closed.
+    outbox: Mutex<Option<mpsc::Sender<(String, String)>>>,
+    /// The publisher task, until [`EventBus::close`] awaits it (or drop aborts it).
+    publisher: Mutex<Option<JoinHandle<()>>>,
     /// Tells the listener to stop.
     stop: watch::Sender<bool>,
     /// The listener task, until [`EventBus::close`] awaits it (or drop aborts it).
@@ -392,25 +401,35 @@ impl RedisBus {
             round_changed,
         };
         let listener = tokio::spawn(listen(listener, stopped, pubsub));
+        let (outbox, queue) = mpsc::channel(PUBLISH_QUEUE);
+        let publisher = tokio::spawn(publish_queued(publisher, queue));
         tracing::info!(pattern = %channels.pattern(), "listening for round events on redis");
         Ok(Self {
             local,
             channels,
             instance,
+            outbox: Mutex::new(Some(outbox)),
             publisher: Mutex::new(Some(publisher)),
             stop,
             listener: Mutex::new(Some(listener)),
         })
     }
 
-    fn publisher(&self) -> Option<ConnectionManager> {
-        match self.publisher.lock() {
+    fn outbox(&self) -> Option<mpsc::Sender<(String, String)>> {
+        match self.outbox.lock() {
             Ok(guard) => guard.clone(),
             Err(poisoned) => poisoned.into_inner().clone(),
         }
     }
 
-    fn take_publisher(&self) -> Option<ConnectionManager> {
+    fn take_outbox(&self) -> Option<mpsc::Sender<(String, String)>> {
+        match self.outbox.lock() {
+            Ok(mut guard) => guard.take(),
+            Err(poisoned) => poisoned.into_inner().take(),
+        }
+    }
+
+    fn take_publisher(&self) -> Option<JoinHandle<()>> {
         match self.publisher.lock() {
             Ok(mut guard) => guard.take(),
             Err(poisoned) => poisoned.into_inner().take(),
@@ -431,6 +450,9 @@ impl Drop for RedisBus {
         if let Some(listener) = self.take_listener() {
             listener.abort();
         }
+        if let Some(publisher) = self.take_publisher() {
+            publisher.abort();
+        }
     }
 }
 
@@ -444,7 +466,7 @@ impl EventBus for RedisBus {
         };
         // Local subscribers first: they must not wait for (or depend on) Redis.
         self.local.deliver(round, event);
-        let Some(mut publisher) = self.publisher() else {
+        let Some(outbox) = self.outbox() else {
             return;
         };
         let payload = match serde_json::to_string(&message) {
@@ -454,20 +476,12 @@ impl EventBus for RedisBus {
                 return;
             }
         };
-        let channel = self.channels.of(round);
-        let sent = tokio::time::timeout(
-            PUBLISH_TIMEOUT,
-            publisher.publish::<_, _, usize>(&channel, payload),
-        )
-        .await;
         // The change is stored; a lost notification only delays other instances'
         // subscribers until they re-read the store.
-        match sent {
-            Ok(Ok(_receivers)) => {}
-            Ok(Err(error)) => {
-                tracing::warn!(%error, %round, "cannot publish a round event to redis");
-            }
-            Err(_) => tracing::warn!(%round, "publishing a round event to redis timed out"),
+        if let Err(mpsc::error::TrySendError::Full(_)) =
+            outbox.try_send((self.channels.of(round), payload))
+        {
+            tracing::warn!(%round, "the queue of round events for redis is full; one was not published");
         }
     }
 
@@ -483,8 +497,22 @@ impl EventBus for RedisBus {
         {
             tracing::warn!(%error, "the round event listener failed");
         }
-        // Dropping the last handle ends the publishing connection's task.
-        drop(self.take_publisher());
+        // Without its sender the publisher task sends what is queued and ends; a Redis
+        // that does not answer holds it up for at most one timeout per pipeline.
+        drop(self.take_outbox());
+        if let Some(publisher) = self.take_publisher() {
+            let abort = publisher.abort_handle();
+            match tokio::time::timeout(2 * PUBLISH_TIMEOUT, publisher).await {
+                Ok(Err(error)) if !error.is_cancelled() => {
+                    tracing::warn!(%error, "the round event publisher failed");
+                }
+                Ok(_) => {}
+                Err(_) => {
+                    tracing::warn!("queued round events were not all published before stopping");
+                    abort.abort();
+                }
+            }
+        }
         self.local.close().await;
     }
 }
@@ -493,6 +521,33 @@ impl EventBus for RedisBus {
 /// round's status changed, so that this instance drops what it caches of the round (see
 /// [`Store::changed_elsewhere`](crate::store::Store::changed_elsewhere)).
 pub type RoundChanged = Arc<dyn Fn(&RoundId, bool) + Send + Sync>;
+
+/// The publisher task: sends the queued events in order, up to [`PUBLISH_BATCH`] per
+/// pipeline, until the queue's sender is dropped and the queue is empty. A failed or
+/// timed-out pipeline is logged and its events are not retried (see [`RedisBus`]).
+async fn publish_queued(
+    mut publisher: ConnectionManager,
+    mut queue: mpsc::Receiver<(String, String)>,
+) {
+    let mut batch = Vec::with_capacity(PUBLISH_BATCH);
+    while queue.recv_many(&mut batch, PUBLISH_BATCH).await > 0 {
+        let mut pipe = redis::pipe();
+        for (channel, payload) in &batch {
+            pipe.publish(channel, payload).ignore();
+        }
+        match tokio::time::timeout(PUBLISH_TIMEOUT, pipe.query_async::<()>(&mut publisher)).await
+        {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => {
+                tracing::warn!(%error, events = batch.len(), "cannot publish round events to redis");
+            }
+            Err(_) => {
+                tracing::warn!(events = batch.len(), "publishing round events to redis timed out");
+            }
+        }
+        batch.clear();
+    }
+}
 
 /// What the listener task owns.
 struct Listener {

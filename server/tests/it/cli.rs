@@ -218,3 +218,67 @@ fn token_create_prints_the_secret_once_and_list_and_revoke_use_ids() {
     );
     assert!(text(&refused.stderr).contains("--round"));
 }
+
+/// `GET /readyz` with `Connection: close`; the status code, if an answer came.
+fn readyz(port: u16) -> Option<u16> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream
+        .write_all(b"GET /readyz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        .ok()?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).ok()?;
+    answer.get(9..12)?.parse().ok()
+}
+
+/// An operator (or a supervisor) may stop the server the moment it first reports ready:
+/// the stop handlers are in place before the first request is served, so SIGTERM always
+/// means a clean stop (exit 0, the store closed), never the signal's default action.
+#[test]
+fn sigterm_the_moment_the_server_is_ready_stops_it_cleanly() {
+    let data = tempfile::tempdir().expect("temp dir");
+    let config = tempfile::tempdir().expect("temp dir");
+    std::fs::write(
+        config.path().join("server.toml"),
+        format!(
+            "[catalogue]\ndir = {:?}\n[log]\nfilter = \"warn\"\n[reminders]\nenabled = false\n\
+             [store.redb]\ndata_dir = {:?}\n",
+            crate::support::questionnaires_dir().display().to_string(),
+            data.path().display().to_string(),
+        ),
+    )
+    .expect("write config");
+    for attempt in 0..10 {
+        let port = tests::free_port();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_stagewise-server"))
+            .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+            .env("STAGEWISE_CONFIG_DIR", config.path())
+            .env_remove("STAGEWISE__CATALOGUE__DIR")
+            .env_remove("STAGEWISE_PROFILE")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("the binary starts");
+        let started = std::time::Instant::now();
+        while readyz(port) != Some(200) {
+            if let Some(status) = child.try_wait().expect("status") {
+                panic!("attempt {attempt}: the server exited before it was ready: {status}");
+            }
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(30),
+                "attempt {attempt}: the server was not ready within 30 s"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        let killed = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(killed.success());
+        let status = child.wait().expect("the server exits");
+        assert!(
+            status.success(),
+            "attempt {attempt}: SIGTERM right after ready did not stop the server cleanly: {status}"
+        );
+    }
+}
