@@ -1050,7 +1050,7 @@ fn arbitrary_form_posts_get_clear_refusals_only() {
                     return Err(TestCaseError::fail(format!("unexpected refusal {other:?}")));
                 }
             };
-            let plan = match form::plan_post(instrument, None, &posted) {
+            let plan = match form::plan_post(&answers::Questions::of(instrument, None), None, &posted) {
                 Ok(plan) => plan,
                 Err(form::PostRefusal::Problems(problems)) => {
                     prop_assert!(!problems.is_empty());
@@ -1065,7 +1065,7 @@ fn arbitrary_form_posts_get_clear_refusals_only() {
             if plan.changes.is_empty() {
                 return Ok(());
             }
-            match answers::validate(instrument, &plan.changes) {
+            match answers::validate(&answers::Questions::of(instrument, None), &plan.changes) {
                 Ok(_) => {}
                 Err(answers::SaveError::Invalid(problems)) => {
                     prop_assert!(!problems.is_empty());
