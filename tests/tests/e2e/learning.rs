@@ -1222,8 +1222,9 @@ async fn facilitator_added_questions(backend: Backend) {
         )
         .await;
     assert_eq!(error_code(&refused), Some("BAD_USER_INPUT"), "{refused}");
-    let message = refused["errors"][0]["message"].as_str().unwrap_or_default();
-    assert!(message.contains("added/9"), "{message}");
+    let details = refused["errors"][0]["extensions"]["details"].to_string();
+    assert!(details.contains("added/9"), "{refused}");
+    assert!(!details.contains("added/1"), "{refused}");
     let p2 = server::domain::ResponseKey {
         round: RoundId::parse(ROUND).expect("id"),
         organisation: OrganisationId::parse("iom").expect("id"),
