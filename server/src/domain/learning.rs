@@ -214,7 +214,12 @@ impl Activity {
         if self.added.len() >= MAX_ADDED_QUESTIONS {
             return Err(AddQuestionError::TooMany);
         }
-        let folded = |t: &str| t.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase();
+        let folded = |t: &str| {
+            t.split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+                .to_lowercase()
+        };
         if let Some(same) = self.added.iter().find(|q| folded(&q.text) == folded(&text)) {
             return Err(AddQuestionError::Duplicate(same.id.to_string()));
         }
@@ -543,14 +548,27 @@ mod tests {
         assert_eq!(first.text, "How did the hotline work?");
         assert_eq!(first.added_at, Timestamp::from_millis(5));
         let second = a.add_question("Was the map used?", Timestamp::from_millis(6));
-        assert_eq!(second.map(|q| q.id.as_str().to_owned()), Ok("added/2".to_owned()));
-        assert_eq!(a.added_question("added/2").map(|q| q.text.as_str()), Some("Was the map used?"));
+        assert_eq!(
+            second.map(|q| q.id.as_str().to_owned()),
+            Ok("added/2".to_owned())
+        );
+        assert_eq!(
+            a.added_question("added/2").map(|q| q.text.as_str()),
+            Some("Was the map used?")
+        );
         assert_eq!(a.added_question("added/3"), None);
         assert_eq!(a.added_question("questions/expected"), None);
         for id in ["added/1", "added/10", "added/123"] {
             assert!(is_added_question_id(id), "{id}");
         }
-        for id in ["added", "added/", "added/x", "added/1/2", "questions/added", "addedx/1"] {
+        for id in [
+            "added",
+            "added/",
+            "added/x",
+            "added/1/2",
+            "questions/added",
+            "addedx/1",
+        ] {
             assert!(!is_added_question_id(id), "{id}");
         }
     }
@@ -559,7 +577,8 @@ mod tests {
     fn added_questions_are_refused_when_empty_too_long_repeated_or_too_many() {
         let mut a = activity();
         assert_eq!(
-            a.add_question("  ", Timestamp::from_millis(1)).map(|q| q.id.clone()),
+            a.add_question("  ", Timestamp::from_millis(1))
+                .map(|q| q.id.clone()),
             Err(AddQuestionError::Text(ValueError::Empty))
         );
         let long = "x".repeat(MAX_ADDED_QUESTION_CHARS + 1);
@@ -580,10 +599,7 @@ mod tests {
                 .expect("within the limit");
         }
         assert_eq!(a.added.len(), MAX_ADDED_QUESTIONS);
-        assert_eq!(
-            a.added.last().map(|q| q.id.as_str()),
-            Some("added/10")
-        );
+        assert_eq!(a.added.last().map(|q| q.id.as_str()), Some("added/10"));
         let before = a.clone();
         assert_eq!(
             a.add_question("One more?", Timestamp::from_millis(4))

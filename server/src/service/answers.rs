@@ -683,7 +683,11 @@ mod tests {
 
         // Another kind's activity (asking another learning set) adds nothing here.
         let other = activity_of(ActivityKind::LessonsLearned);
-        assert!(Questions::of(instrument, Some(&other)).get("added/1").is_none());
+        assert!(
+            Questions::of(instrument, Some(&other))
+                .get("added/1")
+                .is_none()
+        );
 
         // Saving: the added question takes a long text; an unknown added id is refused.
         assert!(validate(&questions, &[text("added/1", &"y".repeat(2_000))]).is_ok());

@@ -1859,6 +1859,9 @@ mod learning_tests {
             .expect("utf-8")
             .replace("added/1", "Added 1");
         let record: ActivityRecord = decode("activity", corrupt.as_bytes()).expect("json");
-        assert!(Activity::try_from(record).is_err(), "a bad question id is corrupt");
+        assert!(
+            Activity::try_from(record).is_err(),
+            "a bad question id is corrupt"
+        );
     }
 }

@@ -1057,7 +1057,9 @@ async fn facilitator_added_questions(backend: Backend) {
         .admin(ADD_QUESTION, add(ROUND, &"x".repeat(501)))
         .await;
     assert_eq!(error_code(&long), Some("BAD_USER_INPUT"), "{long}");
-    let nowhere = server.admin(ADD_QUESTION, add("no-such-round", ADDED)).await;
+    let nowhere = server
+        .admin(ADD_QUESTION, add("no-such-round", ADDED))
+        .await;
     assert_eq!(error_code(&nowhere), Some("NOT_FOUND"), "{nowhere}");
     let validator = server.validator(&[ROUND]).await;
     let bot_token = server.token(TokenRole::Bot).await;
@@ -1071,16 +1073,26 @@ async fn facilitator_added_questions(backend: Backend) {
             .await;
         assert_eq!(error_code(&refused), Some(code), "{refused}");
     }
-    assert!(stored_added(&server, ROUND).await.is_empty(), "nothing added");
+    assert!(
+        stored_added(&server, ROUND).await.is_empty(),
+        "nothing added"
+    );
 
     // Added while the round is open; a repeat of it is refused.
     let added = server.admin(ADD_QUESTION, add(ROUND, ADDED)).await;
     let questions = &data(&added)["addActivityQuestion"]["addedQuestions"];
     assert_eq!(questions[0]["questionId"], "added/1", "{added}");
     assert_eq!(questions[0]["text"], ADDED);
-    assert!(questions[0]["addedAt"].as_str().is_some_and(|at| at.len() >= 20));
+    assert!(
+        questions[0]["addedAt"]
+            .as_str()
+            .is_some_and(|at| at.len() >= 20)
+    );
     let repeat = server
-        .admin(ADD_QUESTION, add(ROUND, "how did the community  HOTLINE work?"))
+        .admin(
+            ADD_QUESTION,
+            add(ROUND, "how did the community  HOTLINE work?"),
+        )
         .await;
     assert_eq!(error_code(&repeat), Some("BAD_USER_INPUT"), "{repeat}");
     assert_eq!(
@@ -1120,10 +1132,7 @@ async fn facilitator_added_questions(backend: Backend) {
                 .collect();
             assert!(shown.iter().any(|t| t.contains(ADDED)), "{shown:?}");
         }
-        bot.update(chat(2001).text(format!(
-            "Telegram answer to {}",
-            prompt.question_id
-        )));
+        bot.update(chat(2001).text(format!("Telegram answer to {}", prompt.question_id)));
         bot.dispatch().await;
     }
     drop(bot);
@@ -1180,7 +1189,9 @@ async fn facilitator_added_questions(backend: Backend) {
         .admin(ADD_QUESTION, add(other, "One question too many?"))
         .await;
     assert_eq!(error_code(&eleventh), Some("BAD_USER_INPUT"), "{eleventh}");
-    let message = eleventh["errors"][0]["message"].as_str().unwrap_or_default();
+    let message = eleventh["errors"][0]["message"]
+        .as_str()
+        .unwrap_or_default();
     assert!(message.contains("at most 10"), "{message}");
     let stored = stored_added(&server, other).await;
     assert_eq!(stored.len(), 10, "the eleventh was not added");
@@ -1334,7 +1345,10 @@ async fn facilitator_added_questions(backend: Backend) {
         "{findings_text}"
     );
     let markdown = report["markdown"].as_str().unwrap_or_default();
-    assert!(markdown.contains("Telegram answer to added/1"), "{markdown}");
+    assert!(
+        markdown.contains("Telegram answer to added/1"),
+        "{markdown}"
+    );
 
     // The next cycle asks the same added question; the cycles compare it.
     let next = server
@@ -1358,7 +1372,14 @@ async fn facilitator_added_questions(backend: Backend) {
             )
             .await,
     );
-    answer(&server, "aar-flood-2", "p-p2", "added/1", "Calls answered within a day").await;
+    answer(
+        &server,
+        "aar-flood-2",
+        "p-p2",
+        "added/1",
+        "Calls answered within a day",
+    )
+    .await;
     let cycles = server
         .admin(
             "query { activityCycles(roundId: \"aar-flood-2\") { cycle questions { questionId text count } } }",
@@ -1388,9 +1409,7 @@ async fn facilitator_added_questions(backend: Backend) {
             )
             .await,
     );
-    let closed = server
-        .admin(ADD_QUESTION, add(ROUND, "Too late?"))
-        .await;
+    let closed = server.admin(ADD_QUESTION, add(ROUND, "Too late?")).await;
     assert_eq!(error_code(&closed), Some("CONFLICT"), "{closed}");
     assert_eq!(stored_added(&server, ROUND).await.len(), 1, "nothing added");
     server.stop().await;
