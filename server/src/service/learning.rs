@@ -182,23 +182,6 @@ pub fn parameter_values(activity: &Activity) -> BTreeMap<String, String> {
     [("period".to_owned(), activity.period.clone())].into()
 }
 
-/// The parameter values the round `round` sets for its questions (a learning
-/// activity's period); empty for a round without an activity, whose texts take the
-/// instruments' defaults.
-///
-/// # Errors
-/// A store error.
-pub async fn round_parameter_values(
-    store: &dyn Store,
-    round: &RoundId,
-) -> Result<BTreeMap<String, String>, StoreError> {
-    Ok(store
-        .activity(round)
-        .await?
-        .map(|activity| parameter_values(&activity))
-        .unwrap_or_default())
-}
-
 /// Creates the activity of an existing round: checks everything first (the round asks
 /// the kind's learning set and has no activity yet, the facilitator and participants
 /// exist, the concept-note fields are fields of annex 1), then assigns the participants
