@@ -609,3 +609,72 @@ pub fn answered(
     }
     lines
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::catalogue::Catalogue;
+    use crate::domain::{Activity, ActivityKind, PersonId, RoundId, Timestamp};
+
+    /// The added question is the last group, a text area under the facilitator's
+    /// heading; a posted answer to it is read like any other, and progress counts it.
+    #[test]
+    fn added_questions_are_a_group_of_text_areas_read_back_from_a_post() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../questionnaires");
+        let catalogue = Catalogue::load(&dir).unwrap_or_else(|e| panic!("catalogue: {e}"));
+        let instrument = catalogue
+            .latest("iom-rtl-after-action-review")
+            .expect("instrument");
+        let mut activity = Activity {
+            round: RoundId::parse("aar-1").expect("id"),
+            kind: ActivityKind::AfterActionReview,
+            intervention: "Flood".to_owned(),
+            facilitator: PersonId::parse("p-fac").expect("id"),
+            participant_roles: BTreeMap::new(),
+            period: "March".to_owned(),
+            concept_note: BTreeMap::new(),
+            previous: None,
+            cycle: 1,
+            themes: Vec::new(),
+            report: BTreeMap::new(),
+            added: Vec::new(),
+            created_at: Timestamp::from_millis(0),
+        };
+        activity
+            .add_question("Did the <hotline> work?", Timestamp::from_millis(1))
+            .expect("added");
+        let questions = Questions::of(instrument, Some(&activity));
+        let groups = groups(&questions, None, None, &BTreeMap::new());
+        let last = groups.last().expect("groups");
+        assert_eq!(last["heading"], ADDED_QUESTIONS_HEADING);
+        let shown = &last["questions"][0];
+        assert_eq!(shown["id"], "added/1");
+        assert_eq!(shown["name"], "q:added/1");
+        assert_eq!(shown["label"], "Did the <hotline> work?");
+        assert_eq!(shown["is_long"], true);
+        assert_eq!(shown["required"], false);
+        let before = progress(&questions, None);
+        assert_eq!(before["total"], instrument.questions().len() + 1);
+
+        let posted: Posted = [("q:added/1".to_owned(), "  It did.  ".to_owned())].into();
+        let changes = changes(&questions, None, &posted).expect("read");
+        assert_eq!(
+            changes,
+            vec![RawAnswer {
+                question: "added/1".to_owned(),
+                value: Some(RawValue::Text("It did.".to_owned())),
+            }]
+        );
+        // Without the activity, the field is not a question of the form.
+        let plain = Questions::of(instrument, None);
+        assert_eq!(super::changes(&plain, None, &posted), Ok(Vec::new()));
+        assert_ne!(
+            super::groups(&plain, None, None, &BTreeMap::new())
+                .last()
+                .map(|g| g["heading"].clone()),
+            Some(Value::from(ADDED_QUESTIONS_HEADING))
+        );
+    }
+}
