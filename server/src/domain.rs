@@ -24,7 +24,7 @@ pub use id::{
 };
 pub use learning::{
     Action, ActionLink, ActionReminderKind, ActionReminderMark, ActionStatus, ActionWrite,
-    Activity, ActivityKind, ThemeTag,
+    Activity, ActivityKind, AddQuestionError, AddedQuestion, ThemeTag,
 };
 pub use organisation::Organisation;
 pub use person::{EmailAddress, EmailError, Person, TelegramChatId};

@@ -327,12 +327,12 @@ async fn render_form(
     let Ok(instrument) = answers::instrument_for(&state.catalogue, key) else {
         return invalid_link(state);
     };
-    let (response, round, organisation, person, values) = match tokio::try_join!(
+    let (response, round, organisation, person, activity) = match tokio::try_join!(
         state.store.response(key),
         state.store.round(&key.round),
         state.store.organisation(&key.organisation),
         state.store.person(&token.binding.person),
-        learning::round_parameter_values(state.store.as_ref(), &key.round),
+        state.store.activity(&key.round),
     ) {
         Ok(loaded) => loaded,
         Err(error) => {
@@ -340,6 +340,13 @@ async fn render_form(
             return unavailable(state);
         }
     };
+    // A learning activity's period fills the placeholders; its added questions follow
+    // the instrument's.
+    let values = activity
+        .as_ref()
+        .map(learning::parameter_values)
+        .unwrap_or_default();
+    let questions = answers::Questions::of(instrument, activity.as_ref());
     let submitted = response
         .as_ref()
         .is_some_and(|r| r.meta.status == ResponseStatus::Submitted);
@@ -357,8 +364,8 @@ async fn render_form(
         "submitted": submitted,
         "errors": errors,
         "notice": notice,
-        "progress": form::progress(instrument, response.as_ref()),
-        "groups": form::groups(instrument, response.as_ref(), posted, &values),
+        "progress": form::progress(&questions, response.as_ref()),
+        "groups": form::groups(&questions, response.as_ref(), posted, &values),
     });
     match state.web.templates.render("form", &data) {
         Ok(html) => page(
@@ -438,8 +445,11 @@ async fn post_form(request: &Request, body: Body, Data(state): Data<&Arc<AppStat
     let Ok(instrument) = answers::instrument_for(&state.catalogue, &key) else {
         return invalid_link(state);
     };
-    let response = match state.store.response(&key).await {
-        Ok(response) => response,
+    let (response, questions) = match tokio::try_join!(
+        state.store.response(&key),
+        answers::questions_for(state.store.as_ref(), instrument, &key.round),
+    ) {
+        Ok(loaded) => loaded,
         Err(_) => return unavailable(state),
     };
     let autosave = posted.get("action").map(String::as_str) == Some("autosave");
@@ -456,9 +466,9 @@ async fn post_form(request: &Request, body: Body, Data(state): Data<&Arc<AppStat
         return redirect("/form").finish();
     }
     if autosave {
-        return autosave_post(state, &token, instrument, response.as_ref(), &posted, now).await;
+        return autosave_post(state, &token, &questions, response.as_ref(), &posted, now).await;
     }
-    let plan = match form::plan_post(instrument, response.as_ref(), &posted) {
+    let plan = match form::plan_post(&questions, response.as_ref(), &posted) {
         Ok(plan) => plan,
         Err(form::PostRefusal::Problems(problems)) => {
             return render_form(state, &session, &token, Some(&posted), &problems, None).await;
@@ -529,12 +539,12 @@ fn json_reply(status: StatusCode, body: &serde_json::Value) -> Response {
 async fn autosave_post(
     state: &AppState,
     token: &LinkToken,
-    instrument: &crate::catalogue::Instrument,
+    questions: &answers::Questions<'_>,
     response: Option<&crate::domain::Response>,
     posted: &form::Posted,
     now: Timestamp,
 ) -> Response {
-    let plan = match form::plan_post(instrument, response, posted) {
+    let plan = match form::plan_post(questions, response, posted) {
         Ok(plan) => plan,
         Err(form::PostRefusal::Problems(problems)) => {
             return json_reply(
@@ -599,7 +609,7 @@ async fn autosave_post(
     };
     json_reply(
         StatusCode::OK,
-        &json!({ "saved": saved, "progress": form::progress(instrument, response.as_ref()) }),
+        &json!({ "saved": saved, "progress": form::progress(questions, response.as_ref()) }),
     )
 }
 
@@ -614,21 +624,26 @@ fn spawn_receipt(state: Arc<AppState>, token: LinkToken) {
             state.store.response(key),
             state.store.round(&key.round),
             state.store.organisation(&key.organisation),
-            learning::round_parameter_values(state.store.as_ref(), &key.round),
+            state.store.activity(&key.round),
         );
-        let (response, round, organisation, values) = match loaded {
+        let (response, round, organisation, activity) = match loaded {
             Ok(loaded) => loaded,
             Err(error) => {
                 tracing::warn!(%error, "cannot load a receipt");
                 return;
             }
         };
+        let values = activity
+            .as_ref()
+            .map(learning::parameter_values)
+            .unwrap_or_default();
+        let questions = answers::Questions::of(instrument, activity.as_ref());
         let receipt = crate::service::invitations::Receipt {
             person: token.binding.person.clone(),
             instrument: instrument.header().title.as_str().to_owned(),
             organisation: organisation.map_or_else(|| key.organisation.to_string(), |o| o.name),
             round: round.map_or_else(|| key.round.to_string(), |r| r.title),
-            answers: form::answered(instrument, response.as_ref(), &values),
+            answers: form::answered(&questions, response.as_ref(), &values),
         };
         match crate::service::invitations::send_receipt(
             state.store.as_ref(),

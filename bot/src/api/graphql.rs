@@ -3,7 +3,8 @@
 //! `X-Stagewise-Telegram-Chat`. Question texts are asked for the response being answered,
 //! so placeholders take its round's values (a learning activity's period), and cached
 //! per round, instrument version and question (a published version never changes, nor
-//! does a round's period).
+//! does a round's period, nor an activity's added question `added/<n>`; keyed by round,
+//! two activities' `added/1` are two entries).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};

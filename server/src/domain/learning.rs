@@ -10,7 +10,8 @@
 
 use std::collections::BTreeMap;
 
-use super::id::{ActionId, OrganisationId, PersonId, RoundId};
+use super::answer::{MAX_SHORT_TEXT_CHARS, ValueError, parse_text};
+use super::id::{ActionId, OrganisationId, PersonId, QuestionId, RoundId};
 use super::response::ResponseKey;
 use super::time::Timestamp;
 
@@ -23,6 +24,55 @@ pub const MAX_THEMES: usize = 10;
 
 /// Most characters of a theme.
 pub const MAX_THEME_CHARS: usize = 100;
+
+/// Most questions a facilitator may add to one activity.
+pub const MAX_ADDED_QUESTIONS: usize = 10;
+
+/// Most characters of an added question's text (a question, not prose).
+pub const MAX_ADDED_QUESTION_CHARS: usize = MAX_SHORT_TEXT_CHARS;
+
+/// The first part of every added question's id (`added/1`, `added/2`, …). No
+/// questionnaire of the catalogue has a section with this id (a test of
+/// `service::answers` checks the learning sets), so added ids never collide with the
+/// instrument's.
+pub const ADDED_QUESTION_SECTION: &str = "added";
+
+/// The heading under which channels show the questions a facilitator added.
+pub const ADDED_QUESTIONS_HEADING: &str = "Questions from the facilitator";
+
+/// Whether `id` names a facilitator-added question (`added/<n>`), whatever the activity.
+pub fn is_added_question_id(id: &str) -> bool {
+    id.strip_prefix(ADDED_QUESTION_SECTION)
+        .and_then(|rest| rest.strip_prefix('/'))
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// A question the facilitator added to an activity, asked after the learning set's own
+/// questions. It takes a long text and is optional: a participant may submit without
+/// answering it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AddedQuestion {
+    /// `added/<n>`, numbered from 1 in the order added; never reused within the activity.
+    pub id: QuestionId,
+    /// The question as the facilitator wrote it.
+    pub text: String,
+    /// When it was added.
+    pub added_at: Timestamp,
+}
+
+/// Why a question could not be added; nothing changed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AddQuestionError {
+    /// The text is empty or too long.
+    #[error("question text: {0}")]
+    Text(ValueError),
+    /// The activity has the most added questions allowed.
+    #[error("an activity has at most {MAX_ADDED_QUESTIONS} added questions")]
+    TooMany,
+    /// The activity already asks this question (same text, ignoring case and spacing).
+    #[error("the activity already asks this question as `{0}`")]
+    Duplicate(String),
+}
 
 /// The kinds of real-time learning activity the manual describes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -127,6 +177,9 @@ pub struct Activity {
     /// The facilitator's edits of the findings report: question id of the
     /// findings-report instrument → text. A section without an edit is prefilled.
     pub report: BTreeMap<String, String>,
+    /// The questions the facilitator added, in the order added (asked after the
+    /// learning set's own).
+    pub added: Vec<AddedQuestion>,
     /// When it was created.
     pub created_at: Timestamp,
 }
@@ -138,6 +191,53 @@ impl Activity {
             .iter()
             .find(|t| &t.response == response && t.question == question)
             .map_or(&[], |t| t.themes.as_slice())
+    }
+
+    /// The added question with `id`, if the facilitator added it to this activity.
+    pub fn added_question(&self, id: &str) -> Option<&AddedQuestion> {
+        self.added.iter().find(|q| q.id.as_str() == id)
+    }
+
+    /// Adds a question: the text trimmed, non-empty, at most
+    /// [`MAX_ADDED_QUESTION_CHARS`] characters, not a question the activity already
+    /// added, and at most [`MAX_ADDED_QUESTIONS`] in all. Its id is `added/<n>`, one more
+    /// than the highest number so far, so an id always means the same question.
+    ///
+    /// # Errors
+    /// [`AddQuestionError`]; the activity is unchanged then.
+    pub fn add_question(
+        &mut self,
+        text: &str,
+        at: Timestamp,
+    ) -> Result<&AddedQuestion, AddQuestionError> {
+        let text = parse_text(text, MAX_ADDED_QUESTION_CHARS).map_err(AddQuestionError::Text)?;
+        if self.added.len() >= MAX_ADDED_QUESTIONS {
+            return Err(AddQuestionError::TooMany);
+        }
+        let folded = |t: &str| {
+            t.split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+                .to_lowercase()
+        };
+        if let Some(same) = self.added.iter().find(|q| folded(&q.text) == folded(&text)) {
+            return Err(AddQuestionError::Duplicate(same.id.to_string()));
+        }
+        let number = self
+            .added
+            .iter()
+            .filter_map(|q| q.id.as_str().rsplit('/').next()?.parse::<u32>().ok())
+            .max()
+            .unwrap_or(0)
+            .saturating_add(1);
+        let id = QuestionId::parse(&format!("{ADDED_QUESTION_SECTION}/{number}"))
+            .map_err(|_| AddQuestionError::TooMany)?;
+        self.added.push(AddedQuestion {
+            id,
+            text,
+            added_at: at,
+        });
+        self.added.last().ok_or(AddQuestionError::TooMany)
     }
 
     /// Sets the themes of one answer; an empty list removes the tag.
@@ -417,6 +517,96 @@ mod tests {
         a.status = ActionStatus::Done;
         assert_eq!(ActionReminderKind::at(&a, at(11 * day), 3), None);
         assert!(!a.is_overdue(at(11 * day)));
+    }
+
+    fn activity() -> Activity {
+        Activity {
+            round: RoundId::parse("aar-1").expect("id"),
+            kind: ActivityKind::AfterActionReview,
+            intervention: "Flood response".to_owned(),
+            facilitator: PersonId::parse("p-fac").expect("id"),
+            participant_roles: BTreeMap::new(),
+            period: "March".to_owned(),
+            concept_note: BTreeMap::new(),
+            previous: None,
+            cycle: 1,
+            themes: Vec::new(),
+            report: BTreeMap::new(),
+            added: Vec::new(),
+            created_at: Timestamp::from_millis(0),
+        }
+    }
+
+    #[test]
+    fn added_questions_are_numbered_in_their_own_namespace() {
+        let mut a = activity();
+        let first = a
+            .add_question("  How did the hotline work?  ", Timestamp::from_millis(5))
+            .expect("added")
+            .clone();
+        assert_eq!(first.id.as_str(), "added/1");
+        assert_eq!(first.text, "How did the hotline work?");
+        assert_eq!(first.added_at, Timestamp::from_millis(5));
+        let second = a.add_question("Was the map used?", Timestamp::from_millis(6));
+        assert_eq!(
+            second.map(|q| q.id.as_str().to_owned()),
+            Ok("added/2".to_owned())
+        );
+        assert_eq!(
+            a.added_question("added/2").map(|q| q.text.as_str()),
+            Some("Was the map used?")
+        );
+        assert_eq!(a.added_question("added/3"), None);
+        assert_eq!(a.added_question("questions/expected"), None);
+        for id in ["added/1", "added/10", "added/123"] {
+            assert!(is_added_question_id(id), "{id}");
+        }
+        for id in [
+            "added",
+            "added/",
+            "added/x",
+            "added/1/2",
+            "questions/added",
+            "addedx/1",
+        ] {
+            assert!(!is_added_question_id(id), "{id}");
+        }
+    }
+
+    #[test]
+    fn added_questions_are_refused_when_empty_too_long_repeated_or_too_many() {
+        let mut a = activity();
+        assert_eq!(
+            a.add_question("  ", Timestamp::from_millis(1))
+                .map(|q| q.id.clone()),
+            Err(AddQuestionError::Text(ValueError::Empty))
+        );
+        let long = "x".repeat(MAX_ADDED_QUESTION_CHARS + 1);
+        assert!(matches!(
+            a.add_question(&long, Timestamp::from_millis(1)),
+            Err(AddQuestionError::Text(ValueError::TooLong { .. }))
+        ));
+        assert!(a.added.is_empty(), "nothing added");
+        a.add_question("What changed?", Timestamp::from_millis(1))
+            .expect("added");
+        assert_eq!(
+            a.add_question("what  CHANGED?", Timestamp::from_millis(2))
+                .map(|q| q.id.clone()),
+            Err(AddQuestionError::Duplicate("added/1".to_owned()))
+        );
+        for n in 2..=MAX_ADDED_QUESTIONS {
+            a.add_question(&format!("Question {n}?"), Timestamp::from_millis(3))
+                .expect("within the limit");
+        }
+        assert_eq!(a.added.len(), MAX_ADDED_QUESTIONS);
+        assert_eq!(a.added.last().map(|q| q.id.as_str()), Some("added/10"));
+        let before = a.clone();
+        assert_eq!(
+            a.add_question("One more?", Timestamp::from_millis(4))
+                .map(|q| q.id.clone()),
+            Err(AddQuestionError::TooMany)
+        );
+        assert_eq!(a, before, "nothing changed");
     }
 
     #[test]

@@ -21,7 +21,9 @@ use crate::events::RoundEvent;
 use crate::graphql::error::{Code, GqlError};
 use crate::graphql::{RequestContext, request};
 use crate::service::access::Identity;
-use crate::service::answers::{self, RawAnswer, RawEvidence, RawValue, SaveAnswers, SaveError};
+use crate::service::answers::{
+    self, Questions, RawAnswer, RawEvidence, RawValue, SaveAnswers, SaveError,
+};
 use crate::store::Receipt;
 
 // --- inputs ----------------------------------------------------------------------------
@@ -460,7 +462,7 @@ impl From<&ResponseEvent> for ResponseEventObject {
 pub struct ResponseCompletion {
     /// Questions answered (required or not).
     pub answered: usize,
-    /// Questions in the instrument.
+    /// Questions to answer: the instrument's, and a learning activity's added ones.
     pub total: usize,
     /// Required questions answered.
     pub required_answered: usize,
@@ -493,6 +495,18 @@ impl ResponseObject {
     fn catalogue_instrument(&self) -> Option<&crate::catalogue::Instrument> {
         self.catalogue
             .get(&self.key.instrument.id, self.key.instrument.version)
+    }
+
+    /// The questions the response answers (a learning set's with the activity's added
+    /// ones); `None` for an instrument the catalogue does not have.
+    async fn questions(&self, ctx: &Context<'_>) -> Result<Option<Questions<'_>>, GqlError> {
+        let Some(instrument) = self.catalogue_instrument() else {
+            return Ok(None);
+        };
+        let store = request(ctx)?.state.store.as_ref();
+        Ok(Some(
+            answers::questions_for(store, instrument, &self.key.round).await?,
+        ))
     }
 }
 
@@ -574,52 +588,62 @@ impl ResponseObject {
     /// mutation's payload to save and learn the next question in one request.
     async fn next_question(
         &self,
+        ctx: &Context<'_>,
         #[graphql(
             desc = "The question just shown (e.g. answered or skipped): the next unanswered question after it; without it, the first unanswered required question, else the first unanswered one."
         )]
         after: Option<String>,
     ) -> async_graphql::Result<Option<NextQuestion>> {
-        let Some(instrument) = self.catalogue_instrument() else {
+        let Some(questions) = self.questions(ctx).await? else {
             return Ok(None);
         };
         Ok(next_of(
-            instrument,
+            &questions,
             self.response.as_ref(),
             after.as_deref(),
         )?)
     }
 
-    /// Answered and required counts.
-    async fn progress(&self) -> ResponseCompletion {
-        let Some(instrument) = self.catalogue_instrument() else {
-            return ResponseCompletion {
+    /// Answered and required counts, over the instrument's questions and, for a
+    /// learning activity, the facilitator's added ones.
+    async fn progress(&self, ctx: &Context<'_>) -> async_graphql::Result<ResponseCompletion> {
+        let Some(questions) = self.questions(ctx).await? else {
+            return Ok(ResponseCompletion {
                 answered: 0,
                 total: 0,
                 required_answered: 0,
                 required: 0,
-            };
+            });
         };
+        let instrument = questions.instrument();
         let required = instrument.questions().iter().filter(|q| q.required).count();
         let missing = answers::missing_required(instrument, self.response.as_ref()).len();
-        ResponseCompletion {
-            answered: self.response.as_ref().map_or(0, |r| r.answers.len()),
-            total: instrument.questions().len(),
+        let answered = self.response.as_ref().map_or(0, |r| {
+            questions
+                .all()
+                .iter()
+                .filter(|q| r.answers.keys().any(|id| id.as_str() == q.id))
+                .count()
+        });
+        Ok(ResponseCompletion {
+            answered,
+            total: questions.all().len(),
             required_answered: required - missing,
             required,
-        }
+        })
     }
 }
 
 /// Where a respondent continues.
 #[derive(Debug, Clone, SimpleObject)]
 pub struct NextQuestion {
-    /// The question to ask; render it with `question(instrumentId, version, questionId)`.
+    /// The question to ask; render it with `question(instrumentId, version, questionId, response:)` (a learning activity's added question, `added/<n>`, needs the response).
     pub question_id: String,
     /// Whether it must be answered before submitting.
     pub required: bool,
-    /// Its position in the instrument, from 1.
+    /// Its position among the questions to ask, from 1.
     pub position: usize,
-    /// Questions in the instrument.
+    /// Questions to ask: the instrument's, and a learning activity's added ones.
     pub total: usize,
     /// Required questions still unanswered.
     pub required_remaining: usize,
@@ -627,29 +651,29 @@ pub struct NextQuestion {
 
 /// Where the respondent of `response` continues (see `Query.nextQuestion`).
 fn next_of(
-    instrument: &crate::catalogue::Instrument,
+    questions: &Questions<'_>,
     response: Option<&Response>,
     after: Option<&str>,
 ) -> Result<Option<NextQuestion>, GqlError> {
     if let Some(after) = after
-        && instrument.question(after).is_none()
+        && questions.get(after).is_none()
     {
         return Err(GqlError::bad_input(format!(
             "`{}` is not a question of this instrument",
             after.chars().take(100).collect::<String>()
         )));
     }
-    let required_remaining = answers::missing_required(instrument, response).len();
+    let required_remaining = answers::missing_required(questions.instrument(), response).len();
     Ok(
-        answers::next_question(instrument, response, after).map(|q| NextQuestion {
+        answers::next_question(questions, response, after).map(|q| NextQuestion {
             question_id: q.id.clone(),
             required: q.required,
-            position: instrument
-                .questions()
+            position: questions
+                .all()
                 .iter()
                 .position(|other| other.id == q.id)
                 .map_or(0, |p| p + 1),
-            total: instrument.questions().len(),
+            total: questions.all().len(),
             required_remaining,
         }),
     )
@@ -942,7 +966,11 @@ impl AnsweringQuery {
             .response(&key)
             .await
             .map_err(GqlError::from)?;
-        Ok(next_of(instrument, current.as_ref(), after.as_deref())?)
+        let questions =
+            answers::questions_for(request.state.store.as_ref(), instrument, &key.round)
+                .await
+                .map_err(GqlError::from)?;
+        Ok(next_of(&questions, current.as_ref(), after.as_deref())?)
     }
 }
 

@@ -7,6 +7,7 @@
 //! requested language is set once on a root field (`instruments`, `instrument`,
 //! `question`) and flows down to every object below it.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
@@ -23,6 +24,8 @@ use crate::catalogue::model::{
 use crate::catalogue::{
     AnswerType, Catalogue, Instrument, InstrumentRef, LanguageCode, Note, Question, Text,
 };
+use crate::domain::learning::{ADDED_QUESTIONS_HEADING, is_added_question_id};
+use crate::service::answers::Questions;
 use crate::service::learning;
 
 /// Longest parameter value accepted, in characters: a period or a place name, not prose.
@@ -83,7 +86,9 @@ impl CatalogueQuery {
     }
 
     /// One answerable question of one instrument version, for a channel that renders one
-    /// question at a time. An unknown instrument, version or question is a NOT_FOUND
+    /// question at a time. A question a learning activity's facilitator added
+    /// (`added/<n>`) is found with `response`, a response of that activity to this
+    /// instrument version. An unknown instrument, version or question is a NOT_FOUND
     /// error (never null). Needs any valid token.
     async fn question<'ctx>(
         &self,
@@ -97,34 +102,68 @@ impl CatalogueQuery {
         )]
         language: Option<String>,
         #[graphql(
-            desc = "The response the question is asked for: its round's values fill the questionnaire's placeholders (a learning activity's period) where `prompt` is given no parameters. The caller must be able to read that response; otherwise FORBIDDEN."
+            desc = "The response the question is asked for: its round's values fill the questionnaire's placeholders (a learning activity's period) where `prompt` is given no parameters, and its activity's added questions (`added/<n>`) are found. The caller must be able to read that response; otherwise FORBIDDEN."
         )]
         response: Option<ResponseRefInput>,
     ) -> async_graphql::Result<QuestionObject<'ctx>> {
         let catalogue = catalogue(ctx)?;
         let language = parse_language(language)?;
         let instrument = find_instrument(catalogue, &instrument_id, Some(version))?;
-        let question = instrument.question(&question_id).ok_or_else(|| {
+        let not_found = || {
             GqlError::not_found(format!(
                 "{} has no question `{question_id}`",
                 instrument.reference()
             ))
-        })?;
-        let mut view = View::new(catalogue, instrument, language);
-        if let Some(response) = response {
-            let request = super::request(ctx)?;
-            let key = response.key()?;
-            request
-                .identity
-                .require_response_reader(request.state.store.as_ref(), &key)
-                .await
-                .map_err(GqlError::from)?;
-            let values = learning::round_parameter_values(request.state.store.as_ref(), &key.round)
-                .await
-                .map_err(GqlError::from)?;
-            view = view.with_known_values(values);
+        };
+        let question = instrument.question(&question_id);
+        // An added question exists only for the responses of its activity.
+        let added_id = question.is_none() && is_added_question_id(&question_id);
+        if question.is_none() && (!added_id || response.is_none()) {
+            return Err(not_found().into());
         }
-        Ok(QuestionObject { view, question })
+        let mut view = View::new(catalogue, instrument, language);
+        let Some(response) = response else {
+            let question = question.ok_or_else(not_found)?;
+            return Ok(QuestionObject::catalogue(view, question));
+        };
+        let request = super::request(ctx)?;
+        let key = response.key()?;
+        request
+            .identity
+            .require_response_reader(request.state.store.as_ref(), &key)
+            .await
+            .map_err(GqlError::from)?;
+        let activity = request
+            .state
+            .store
+            .activity(&key.round)
+            .await
+            .map_err(GqlError::from)?;
+        let values = activity
+            .as_ref()
+            .map(learning::parameter_values)
+            .unwrap_or_default();
+        view = view.with_known_values(values);
+        if let Some(question) = question {
+            return Ok(QuestionObject::catalogue(view, question));
+        }
+        // The response must answer this instrument version for its added questions to
+        // apply.
+        if key.instrument != instrument.reference() {
+            return Err(not_found().into());
+        }
+        let questions = Questions::of(instrument, activity.as_ref());
+        let (Some(question), Some(added)) = (
+            questions.get(&question_id),
+            questions.added_question(&question_id),
+        ) else {
+            return Err(not_found().into());
+        };
+        Ok(QuestionObject {
+            view,
+            question: Cow::Owned(question.clone()),
+            added_text: Some(added.text.clone()),
+        })
     }
 }
 
@@ -583,10 +622,7 @@ impl<'a> InstrumentObject<'a> {
             .instrument
             .questions()
             .iter()
-            .map(|question| QuestionObject {
-                view: self.view.clone(),
-                question,
-            })
+            .map(|question| QuestionObject::catalogue(self.view.clone(), question))
             .collect()
     }
 
@@ -598,10 +634,7 @@ impl<'a> InstrumentObject<'a> {
         self.view
             .instrument
             .question(&id)
-            .map(|question| QuestionObject {
-                view: self.view.clone(),
-                question,
-            })
+            .map(|question| QuestionObject::catalogue(self.view.clone(), question))
     }
 
     /// The content of a stage questionnaire; null for other kinds.
@@ -711,7 +744,19 @@ impl<'a> NoteObject<'a> {
 
 pub struct QuestionObject<'a> {
     view: View<'a>,
-    question: &'a Question,
+    question: Cow<'a, Question>,
+    /// The facilitator's text, for a question added to a learning activity.
+    added_text: Option<String>,
+}
+
+impl<'a> QuestionObject<'a> {
+    fn catalogue(view: View<'a>, question: &'a Question) -> Self {
+        Self {
+            view,
+            question: Cow::Borrowed(question),
+            added_text: None,
+        }
+    }
 }
 
 /// An answerable question, derived from the instrument's structure. Answers are stored
@@ -720,8 +765,9 @@ pub struct QuestionObject<'a> {
 impl<'a> QuestionObject<'a> {
     /// The id answers are stored under: `<component>/stage`, `/rationale`, `/evidence`,
     /// `/comments`, `/plans`, `/activity/<n>` (n from 1) and `/other` in a stage
-    /// questionnaire; `<section>/<item>` or `<section>/<item>/<field>` in a questionnaire.
-    async fn id(&self) -> &'a str {
+    /// questionnaire; `<section>/<item>` or `<section>/<item>/<field>` in a questionnaire;
+    /// `added/<n>` for a question a learning activity's facilitator added.
+    async fn id(&self) -> &str {
         &self.question.id
     }
 
@@ -771,9 +817,12 @@ impl<'a> QuestionObject<'a> {
         parameters: Option<Vec<ParameterValue>>,
     ) -> async_graphql::Result<PromptObject<'a>> {
         let view = self.view.with_values(parameters)?;
+        if let Some(text) = &self.added_text {
+            return Ok(added_prompt(view, text));
+        }
         let prompt = match view.instrument.body() {
-            model::Body::StageQuestionnaire(body) => stage_prompt(view, body, self.question)?,
-            model::Body::Questionnaire(body) => questionnaire_prompt(view, body, self.question)?,
+            model::Body::StageQuestionnaire(body) => stage_prompt(view, body, &self.question)?,
+            model::Body::Questionnaire(body) => questionnaire_prompt(view, body, &self.question)?,
             _ => {
                 return Err(
                     inconsistent(&self.view.instrument.reference(), &self.question.id).into(),
@@ -870,6 +919,24 @@ fn stage_prompt<'a>(
         }
     }
     Ok(prompt)
+}
+
+/// The prompt of a question a facilitator added: their text under its own heading.
+fn added_prompt<'a>(view: View<'a>, text: &str) -> PromptObject<'a> {
+    PromptObject {
+        view,
+        number: None,
+        text: text.to_owned(),
+        heading: Some(ADDED_QUESTIONS_HEADING),
+        instructions: None,
+        help: None,
+        guidance: Vec::new(),
+        sub_questions: Vec::new(),
+        field_label: None,
+        component: None,
+        section: None,
+        scale: &[],
+    }
 }
 
 fn questionnaire_prompt<'a>(
@@ -1380,10 +1447,7 @@ impl<'a> ComponentObject<'a> {
             .questions()
             .iter()
             .filter(|question| question.id.starts_with(&prefix))
-            .map(|question| QuestionObject {
-                view: self.view.clone(),
-                question,
-            })
+            .map(|question| QuestionObject::catalogue(self.view.clone(), question))
             .collect()
     }
 

@@ -175,6 +175,17 @@ pub struct ParticipantRole {
     pub role: String,
 }
 
+/// A question the facilitator added to an activity.
+#[derive(SimpleObject, Debug, Clone)]
+pub struct AddedActivityQuestion {
+    /// Its id, `added/<n>` (numbered from 1, never reused): answers are saved under it, and `question(..., questionId, response:)` renders it for a response of the activity.
+    pub question_id: String,
+    /// The question as the facilitator wrote it.
+    pub text: String,
+    /// When it was added, RFC 3339.
+    pub added_at: String,
+}
+
 /// A real-time learning activity: a round that asks a learning set, with its metadata.
 #[derive(Debug, Clone)]
 pub struct Activity(pub domain::Activity);
@@ -229,6 +240,18 @@ impl Activity {
             .map(|(p, r)| ParticipantRole {
                 person_id: p.to_string(),
                 role: r.clone(),
+            })
+            .collect()
+    }
+    /// The questions the facilitator added, asked after the learning set's own (long text, optional), in the order added.
+    async fn added_questions(&self) -> Vec<AddedActivityQuestion> {
+        self.0
+            .added
+            .iter()
+            .map(|q| AddedActivityQuestion {
+                question_id: q.id.to_string(),
+                text: q.text.clone(),
+                added_at: day(q.added_at),
             })
             .collect()
     }
@@ -725,6 +748,22 @@ impl LearningMutation {
         )
         .await
         .map_err(GqlError::from)?;
+        Ok(Activity(activity))
+    }
+
+    /// Adds a question of the facilitator's to an activity, asked after the learning set's own questions as a long text that participants may leave unanswered; its id is `added/<n>`. Allowed while the round is in draft or open, also once answers have started. Administrators. BAD_USER_INPUT (nothing changes) for an empty text, one over 500 characters, a question the activity already asks, or an eleventh; CONFLICT when the round is closed or later; NOT_FOUND when the round is not an activity.
+    async fn add_activity_question(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The activity's round.")] round_id: String,
+        #[graphql(desc = "The question (at most 500 characters).")] text: String,
+    ) -> async_graphql::Result<Activity> {
+        admin(ctx)?;
+        let state = &request(ctx)?.state;
+        let activity =
+            service::add_question(state.store.as_ref(), &round_id, &text, state.clock.now())
+                .await
+                .map_err(GqlError::from)?;
         Ok(Activity(activity))
     }
 

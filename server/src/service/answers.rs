@@ -3,18 +3,118 @@
 //! exists in that version, each value fits the question's type and limits — before the
 //! store is asked to write. Invalid input writes nothing and says what is wrong with each
 //! answer.
+//!
+//! A response answers [`Questions`]: its instrument version's questions, and for a
+//! learning set asked by an activity, the questions the facilitator added
+//! ([`questions_for`]). Every check here and every channel (GraphQL, the bot through it,
+//! the web form) goes through that one list.
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 
 use crate::catalogue::model::{InstrumentKind, ResponseMode};
-use crate::catalogue::{AnswerType, Catalogue, Instrument};
+use crate::catalogue::{AnswerType, Catalogue, Instrument, Question};
 use crate::domain::answer::{check_list_len, parse_text};
 use crate::domain::{
-    Actor, AnswerChange, AnswerValue, Channel, Command, DateValue, EvidenceItem, EvidenceKind,
-    FileRef, IdempotencyKey, MAX_SHORT_TEXT_CHARS, MAX_TEXT_CHARS, NamedRating, QuestionId, Rating,
-    Respondent, Response, ResponseKey, Role, RoundStatus, Stage, Timestamp, ValueError,
+    Activity, ActivityKind, Actor, AddedQuestion, AnswerChange, AnswerValue, Channel, Command,
+    DateValue, EvidenceItem, EvidenceKind, FileRef, IdempotencyKey, MAX_SHORT_TEXT_CHARS,
+    MAX_TEXT_CHARS, NamedRating, QuestionId, Rating, Respondent, Response, ResponseKey, Role,
+    RoundId, RoundStatus, Stage, Timestamp, ValueError,
 };
 use crate::store::{Receipt, ResponseRequest, Store, StoreError};
+
+/// The questions a response answers, in the order they are asked: the instrument
+/// version's own, then (for the learning set of an activity) the facilitator's added
+/// questions, each a long text that is not required.
+#[derive(Debug, Clone)]
+pub struct Questions<'a> {
+    instrument: &'a Instrument,
+    all: Cow<'a, [Question]>,
+    added: Vec<AddedQuestion>,
+}
+
+impl<'a> Questions<'a> {
+    /// The questions of `instrument`, with the added questions of `activity` when the
+    /// activity asks this instrument (another round's or another kind's activity adds
+    /// nothing). Pure: [`questions_for`] reads the activity.
+    pub fn of(instrument: &'a Instrument, activity: Option<&Activity>) -> Self {
+        let added: Vec<AddedQuestion> = activity
+            .filter(|a| a.kind.instrument_id() == instrument.header().id)
+            .map(|a| a.added.clone())
+            .unwrap_or_default();
+        let all = if added.is_empty() {
+            Cow::Borrowed(instrument.questions())
+        } else {
+            let mut all = instrument.questions().to_vec();
+            all.extend(added.iter().map(|q| Question {
+                id: q.id.to_string(),
+                answer: AnswerType::LongText,
+                required: false,
+            }));
+            Cow::Owned(all)
+        };
+        Self {
+            instrument,
+            all,
+            added,
+        }
+    }
+
+    /// The instrument version.
+    pub fn instrument(&self) -> &'a Instrument {
+        self.instrument
+    }
+
+    /// Every question, in order.
+    pub fn all(&self) -> &[Question] {
+        &self.all
+    }
+
+    /// The question with `id`: the instrument's, else an added one.
+    pub fn get(&self, id: &str) -> Option<&Question> {
+        match self.all {
+            // The instrument's own lookup; no added questions to search.
+            Cow::Borrowed(_) => self.instrument.question(id),
+            Cow::Owned(ref all) => all.iter().find(|q| q.id == id),
+        }
+    }
+
+    /// The added questions, in the order added.
+    pub fn added(&self) -> &[AddedQuestion] {
+        &self.added
+    }
+
+    /// The added question with `id`, with its text.
+    pub fn added_question(&self, id: &str) -> Option<&AddedQuestion> {
+        self.added.iter().find(|q| q.id.as_str() == id)
+    }
+}
+
+/// Whether an activity may ask `instrument`: one of the learning sets. Only then can a
+/// response have added questions, so only then is the activity read.
+pub fn is_learning_set(instrument: &Instrument) -> bool {
+    ActivityKind::ALL
+        .iter()
+        .any(|kind| kind.instrument_id() == instrument.header().id)
+}
+
+/// The questions a response of round `round` to `instrument` answers: for a learning
+/// set, the round's activity is read for its added questions; any other instrument
+/// costs no read (the answer-save path of the RBM instruments stays as it was).
+///
+/// # Errors
+/// The store's failure.
+pub async fn questions_for<'a>(
+    store: &dyn Store,
+    instrument: &'a Instrument,
+    round: &RoundId,
+) -> Result<Questions<'a>, StoreError> {
+    if !is_learning_set(instrument) {
+        return Ok(Questions::of(instrument, None));
+    }
+    let activity = store.activity(round).await?;
+    Ok(Questions::of(instrument, activity.as_ref()))
+}
 
 /// An answer as a channel received it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -211,12 +311,12 @@ pub async fn check_rater(
     }
 }
 
-/// Validates raw answers against an instrument, all of them, and returns the command to
-/// record or every problem found.
+/// Validates raw answers against a response's questions, all of them, and returns the
+/// command to record or every problem found.
 ///
 /// # Errors
 /// [`SaveError::NoAnswers`], [`SaveError::TooManyAnswers`] or [`SaveError::Invalid`].
-pub fn validate(instrument: &Instrument, answers: &[RawAnswer]) -> Result<Command, SaveError> {
+pub fn validate(questions: &Questions<'_>, answers: &[RawAnswer]) -> Result<Command, SaveError> {
     if answers.is_empty() {
         return Err(SaveError::NoAnswers);
     }
@@ -228,7 +328,7 @@ pub fn validate(instrument: &Instrument, answers: &[RawAnswer]) -> Result<Comman
     let mut seen = BTreeSet::new();
     for answer in answers {
         let shown = || answer.question.chars().take(100).collect::<String>();
-        let Some(question) = instrument.question(&answer.question) else {
+        let Some(question) = questions.get(&answer.question) else {
             problems.push(AnswerProblem::UnknownQuestion(shown()));
             continue;
         };
@@ -381,7 +481,8 @@ pub async fn check_round(store: &dyn Store, key: &ResponseKey) -> Result<(), Sav
     Ok(())
 }
 
-/// The required questions a response has not answered, in instrument order.
+/// The required questions a response has not answered, in instrument order. Added
+/// questions are never required, so the instrument alone decides.
 pub fn missing_required(instrument: &Instrument, response: Option<&Response>) -> Vec<String> {
     instrument
         .questions()
@@ -400,15 +501,15 @@ pub fn missing_required(instrument: &Instrument, response: Option<&Response>) ->
 /// unanswered question in instrument order; without `after`, the first unanswered
 /// required question, else the first unanswered one. `None` when nothing is left.
 /// Channels pass the question they showed, so they keep no state of their own.
-pub fn next_question<'a>(
-    instrument: &'a Instrument,
+pub fn next_question<'q>(
+    questions: &'q Questions<'_>,
     response: Option<&Response>,
     after: Option<&str>,
-) -> Option<&'a crate::catalogue::Question> {
+) -> Option<&'q Question> {
     let answered = |id: &str| {
         response.is_some_and(|r| QuestionId::parse(id).is_ok_and(|id| r.answers.contains_key(&id)))
     };
-    let questions = instrument.questions();
+    let questions = questions.all();
     match after {
         Some(after) => {
             let start = questions
@@ -474,7 +575,8 @@ pub async fn save(
     request: SaveAnswers,
 ) -> Result<Receipt, SaveError> {
     let instrument = instrument_for(catalogue, &request.key)?;
-    let command = validate(instrument, &request.answers)?;
+    let questions = questions_for(store, instrument, &request.key.round).await?;
+    let command = validate(&questions, &request.answers)?;
     check_round(store, &request.key).await?;
     check_rater(store, instrument, &request.key).await?;
     let receipt = store
@@ -489,4 +591,138 @@ pub async fn save(
         })
         .await?;
     Ok(receipt)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::path::Path;
+
+    use super::*;
+    use crate::domain::{ActivityKind, PersonId};
+
+    fn catalogue() -> Catalogue {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../questionnaires");
+        Catalogue::load(&dir).unwrap_or_else(|e| panic!("catalogue: {e}"))
+    }
+
+    fn activity_of(kind: ActivityKind) -> Activity {
+        let mut activity = Activity {
+            round: RoundId::parse("aar-1").expect("id"),
+            kind,
+            intervention: "Flood response".to_owned(),
+            facilitator: PersonId::parse("p-fac").expect("id"),
+            participant_roles: BTreeMap::new(),
+            period: "March".to_owned(),
+            concept_note: BTreeMap::new(),
+            previous: None,
+            cycle: 1,
+            themes: Vec::new(),
+            report: BTreeMap::new(),
+            added: Vec::new(),
+            created_at: Timestamp::from_millis(0),
+        };
+        activity
+            .add_question("Did the hotline work?", Timestamp::from_millis(1))
+            .expect("added");
+        activity
+    }
+
+    fn text(question: &str, text: &str) -> RawAnswer {
+        RawAnswer {
+            question: question.to_owned(),
+            value: Some(RawValue::Text(text.to_owned())),
+        }
+    }
+
+    #[test]
+    fn no_learning_set_has_a_section_named_like_the_added_questions() {
+        let catalogue = catalogue();
+        for kind in ActivityKind::ALL {
+            let instrument = catalogue
+                .latest(kind.instrument_id())
+                .unwrap_or_else(|| panic!("{}", kind.instrument_id()));
+            assert!(is_learning_set(instrument));
+            for question in instrument.questions() {
+                assert!(
+                    !question
+                        .id
+                        .starts_with(crate::domain::learning::ADDED_QUESTION_SECTION),
+                    "{} would collide with added questions",
+                    question.id
+                );
+            }
+        }
+        let stages = catalogue.latest("jiu-rbm-stages").expect("stages");
+        assert!(!is_learning_set(stages));
+    }
+
+    #[test]
+    fn added_questions_follow_the_instrument_as_optional_long_texts() {
+        let catalogue = catalogue();
+        let instrument = catalogue
+            .latest("iom-rtl-after-action-review")
+            .expect("instrument");
+        let plain = Questions::of(instrument, None);
+        assert_eq!(plain.all().len(), instrument.questions().len());
+        assert!(plain.get("added/1").is_none());
+
+        let activity = activity_of(ActivityKind::AfterActionReview);
+        let questions = Questions::of(instrument, Some(&activity));
+        assert_eq!(questions.all().len(), instrument.questions().len() + 1);
+        let added = questions.all().last().expect("the added one last");
+        assert_eq!(added.id, "added/1");
+        assert_eq!(added.answer, AnswerType::LongText);
+        assert!(!added.required);
+        assert_eq!(questions.get("added/1"), Some(added));
+        assert_eq!(
+            questions.added_question("added/1").map(|q| q.text.as_str()),
+            Some("Did the hotline work?")
+        );
+        assert!(questions.get("questions/expected").is_some());
+
+        // Another kind's activity (asking another learning set) adds nothing here.
+        let other = activity_of(ActivityKind::LessonsLearned);
+        assert!(
+            Questions::of(instrument, Some(&other))
+                .get("added/1")
+                .is_none()
+        );
+
+        // Saving: the added question takes a long text; an unknown added id is refused.
+        assert!(validate(&questions, &[text("added/1", &"y".repeat(2_000))]).is_ok());
+        let refused = validate(&questions, &[text("added/1", "ok"), text("added/9", "no")]);
+        let Err(SaveError::Invalid(problems)) = refused else {
+            panic!("refused: {refused:?}");
+        };
+        assert_eq!(
+            problems,
+            vec![AnswerProblem::UnknownQuestion("added/9".to_owned())]
+        );
+        assert!(matches!(
+            validate(&plain, &[text("added/1", "ok")]),
+            Err(SaveError::Invalid(_))
+        ));
+        let wrong = validate(
+            &questions,
+            &[RawAnswer {
+                question: "added/1".to_owned(),
+                value: Some(RawValue::Number(3)),
+            }],
+        );
+        assert!(matches!(wrong, Err(SaveError::Invalid(_))), "{wrong:?}");
+
+        // The walk asks the added question after the instrument's, and it is not
+        // required.
+        let last = instrument.questions().last().expect("questions");
+        assert_eq!(
+            next_question(&questions, None, Some(&last.id)).map(|q| q.id.as_str()),
+            Some("added/1")
+        );
+        assert_eq!(next_question(&questions, None, Some("added/1")), None);
+        assert!(
+            !missing_required(instrument, None).contains(&"added/1".to_owned()),
+            "optional"
+        );
+    }
 }

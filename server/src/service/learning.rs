@@ -20,12 +20,13 @@ use crate::domain::{
     Action, ActionId, ActionLink, ActionReminderKind, ActionReminderMark, ActionStatus,
     ActionWrite, Activity, ActivityKind, Actor, MAX_SHORT_TEXT_CHARS, MAX_TEXT_CHARS,
     OrganisationId, Person, PersonId, Respondent, Response, ResponseKey, Role, Round, RoundId,
-    Timestamp,
+    RoundStatus, Timestamp,
 };
 use crate::email::{Email, Mailer};
 use crate::pack::markdown_escape;
 use crate::profile::answer_text;
 use crate::service::admin::{self, AdminError, NewAssignment, NewRound, RoleName};
+use crate::service::answers::Questions;
 use crate::store::{Store, StoreError};
 
 /// The instrument whose questions are the concept note's fields (annex 1).
@@ -181,23 +182,6 @@ pub fn parameter_values(activity: &Activity) -> BTreeMap<String, String> {
     [("period".to_owned(), activity.period.clone())].into()
 }
 
-/// The parameter values the round `round` sets for its questions (a learning
-/// activity's period); empty for a round without an activity, whose texts take the
-/// instruments' defaults.
-///
-/// # Errors
-/// A store error.
-pub async fn round_parameter_values(
-    store: &dyn Store,
-    round: &RoundId,
-) -> Result<BTreeMap<String, String>, StoreError> {
-    Ok(store
-        .activity(round)
-        .await?
-        .map(|activity| parameter_values(&activity))
-        .unwrap_or_default())
-}
-
 /// Creates the activity of an existing round: checks everything first (the round asks
 /// the kind's learning set and has no activity yet, the facilitator and participants
 /// exist, the concept-note fields are fields of annex 1), then assigns the participants
@@ -308,10 +292,47 @@ pub async fn create_activity(
         cycle: 1,
         themes: Vec::new(),
         report: BTreeMap::new(),
+        added: Vec::new(),
         created_at: at,
     };
     store.put_activity(&activity).await?;
     tracing::info!(round = %activity.round, kind = activity.kind.as_str(), "activity created");
+    Ok(activity)
+}
+
+/// Adds a facilitator's question to an activity, asked after the learning set's own
+/// questions (`added/<n>`; a long text, optional). Allowed while the round is in draft
+/// or open, also once answers have started: participants who have not submitted see it
+/// where they continue; those who submitted are not asked again.
+///
+/// # Errors
+/// Invalid input (an empty or too long text, a question the activity already asks, more
+/// than [`crate::domain::learning::MAX_ADDED_QUESTIONS`]); not found; a conflict when
+/// the round is closed or later; the store's failure. A refusal changes nothing.
+pub async fn add_question(
+    store: &dyn Store,
+    round: &str,
+    text: &str,
+    at: Timestamp,
+) -> LearningResult<Activity> {
+    let round = existing_round(store, round).await?;
+    let mut activity = store.activity(&round.id).await?.ok_or_else(|| {
+        LearningError::NotFound(format!("round `{}` is not an activity", round.id))
+    })?;
+    if !matches!(round.status, RoundStatus::Draft | RoundStatus::Open) {
+        return Err(LearningError::Conflict(format!(
+            "round `{}` is {}: questions are added while it is in draft or open",
+            round.id,
+            round.status.as_str()
+        )));
+    }
+    let id = activity
+        .add_question(text, at)
+        .map_err(|e| invalid(e.to_string()))?
+        .id
+        .clone();
+    store.put_activity(&activity).await?;
+    tracing::info!(round = %activity.round, question = %id, "question added to an activity");
     Ok(activity)
 }
 
@@ -507,7 +528,11 @@ async fn compile(
             activity.kind.instrument_id()
         ))
     })?;
-    let texts = question_texts(instrument, &parameter_values(activity));
+    let mut texts = question_texts(instrument, &parameter_values(activity));
+    let asked = Questions::of(instrument, Some(activity));
+    for added in asked.added() {
+        texts.insert(added.id.to_string(), added.text.clone());
+    }
     let participants: BTreeSet<(OrganisationId, PersonId)> = store
         .assignments(&round.id)
         .await?
@@ -544,7 +569,7 @@ async fn compile(
         }
     }
     let mut questions = Vec::new();
-    for question in instrument.questions() {
+    for question in asked.all() {
         let mut answers = Vec::new();
         let mut theme_counts: BTreeMap<String, usize> = BTreeMap::new();
         for response in &responses {
@@ -1290,8 +1315,9 @@ pub struct NextCycle {
 
 /// Creates the next cycle of an activity: a new round (in draft) with the same
 /// instruments and organisations, the same participants with their roles, and an
-/// activity of the same kind, intervention, facilitator and concept note, one cycle
-/// later, linked to the one it repeats. Themes and report edits start empty.
+/// activity of the same kind, intervention, facilitator, concept note and added
+/// questions (same ids, so cycles compare question by question), one cycle later,
+/// linked to the one it repeats. Themes and report edits start empty.
 ///
 /// # Errors
 /// Invalid input; not found; a conflict when the new id is taken or the activity was
@@ -1367,6 +1393,7 @@ pub async fn next_cycle(
         cycle: previous.cycle.saturating_add(1),
         themes: Vec::new(),
         report: BTreeMap::new(),
+        added: previous.added.clone(),
         created_at: at,
     };
     store.put_activity(&activity).await?;
@@ -1458,6 +1485,7 @@ mod tests {
                 "Pre-position stock.".to_owned(),
             )]
             .into(),
+            added: Vec::new(),
             created_at: Timestamp::from_millis(0),
         };
         let facilitator = Person {

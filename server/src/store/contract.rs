@@ -22,7 +22,7 @@ use super::{AuditAction, AuditEntry};
 use super::{Receipt, ResponseRequest, SharedStore, Store, StoreError};
 use crate::domain::{
     Action, ActionId, ActionLink, ActionReminderKind, ActionReminderMark, ActionStatus,
-    ActionWrite, Activity, ActivityKind, ThemeTag,
+    ActionWrite, Activity, ActivityKind, AddedQuestion, ThemeTag,
 };
 
 /// A check of the contract.
@@ -1316,6 +1316,11 @@ fn activity_fixture(round: &str) -> Activity {
             themes: vec!["logistics".to_owned(), "staffing".to_owned()],
         }],
         report: [("conclusions/conclusions".to_owned(), "It worked".to_owned())].into(),
+        added: vec![AddedQuestion {
+            id: id(QuestionId::parse("added/1")),
+            text: "Did the hotline \"work\"? ✓".to_owned(),
+            added_at: Timestamp::from_millis(1_500),
+        }],
         created_at: Timestamp::from_millis(1_000),
     }
 }

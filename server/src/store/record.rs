@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use crate::catalogue::InstrumentRef;
 use crate::domain::{
     Action, ActionId, ActionLink, ActionReminderKind, ActionReminderMark, ActionStatus, Activity,
-    ActivityKind, EmailAddress, ResponseId, ThemeTag,
+    ActivityKind, AddedQuestion, EmailAddress, ResponseId, ThemeTag,
 };
 use crate::domain::{
     Actor, AnswerChange, AnswerValue, ApiToken, Assignment, Channel, Command, CurrentAnswer,
@@ -1603,7 +1603,16 @@ pub struct ThemeTagRecord {
     themes: Vec<String>,
 }
 
-/// A stored learning activity.
+/// A stored facilitator-added question of an activity.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AddedQuestionRecord {
+    id: String,
+    text: String,
+    added_at: i64,
+}
+
+/// A stored learning activity. `added` came later: a record without it reads as an
+/// activity without added questions.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ActivityRecord {
     v: u16,
@@ -1618,6 +1627,8 @@ pub struct ActivityRecord {
     cycle: u32,
     themes: Vec<ThemeTagRecord>,
     report: std::collections::BTreeMap<String, String>,
+    #[serde(default)]
+    added: Vec<AddedQuestionRecord>,
     created_at: i64,
 }
 
@@ -1648,6 +1659,15 @@ impl From<&Activity> for ActivityRecord {
                 })
                 .collect(),
             report: a.report.clone(),
+            added: a
+                .added
+                .iter()
+                .map(|q| AddedQuestionRecord {
+                    id: q.id.to_string(),
+                    text: q.text.clone(),
+                    added_at: q.added_at.millis(),
+                })
+                .collect(),
             created_at: a.created_at.millis(),
         }
     }
@@ -1685,6 +1705,17 @@ impl TryFrom<ActivityRecord> for Activity {
             cycle: r.cycle,
             themes,
             report: r.report,
+            added: r
+                .added
+                .into_iter()
+                .map(|q| {
+                    Ok(AddedQuestion {
+                        id: parse("question id", QuestionId::parse(&q.id))?,
+                        text: q.text,
+                        added_at: Timestamp::from_millis(q.added_at),
+                    })
+                })
+                .collect::<Result<_, StoreError>>()?,
             created_at: Timestamp::from_millis(r.created_at),
         })
     }
@@ -1796,5 +1827,41 @@ impl TryFrom<ActionReminderMarkRecord> for ActionReminderMark {
             claimed_at: Timestamp::from_millis(r.claimed_at),
             holder: r.holder,
         })
+    }
+}
+
+#[cfg(test)]
+mod learning_tests {
+    use super::*;
+
+    /// An activity written before added questions existed still reads, with none; one
+    /// with added questions reads back whole.
+    #[test]
+    fn activity_records_with_and_without_added_questions() {
+        let old = br#"{"v":1,"round":"aar-1","kind":"after-action-review","intervention":"Flood",
+            "facilitator":"p-fac","participant_roles":{"p-ana":"Field officer"},"period":"March",
+            "concept_note":{},"previous":null,"cycle":1,"themes":[],"report":{},"created_at":7}"#;
+        let record: ActivityRecord = decode("activity", old).expect("old record decodes");
+        let activity = Activity::try_from(record).expect("old record reads");
+        assert!(activity.added.is_empty());
+        assert_eq!(activity.period, "March");
+
+        let mut changed = activity.clone();
+        changed
+            .add_question("Did the hotline work?", Timestamp::from_millis(9))
+            .expect("added");
+        let bytes = encode(&ActivityRecord::from(&changed));
+        let back = Activity::try_from(decode::<ActivityRecord>("activity", &bytes).expect("json"))
+            .expect("reads back");
+        assert_eq!(back, changed);
+
+        let corrupt = String::from_utf8(bytes)
+            .expect("utf-8")
+            .replace("added/1", "Added 1");
+        let record: ActivityRecord = decode("activity", corrupt.as_bytes()).expect("json");
+        assert!(
+            Activity::try_from(record).is_err(),
+            "a bad question id is corrupt"
+        );
     }
 }

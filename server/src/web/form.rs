@@ -9,10 +9,11 @@ use serde_json::{Value, json};
 use crate::catalogue::model::{Body, Component, StageQuestionnaire};
 use crate::catalogue::text::Text;
 use crate::catalogue::{AnswerType, Instrument, Question};
+use crate::domain::learning::ADDED_QUESTIONS_HEADING;
 use crate::domain::{
     AnswerValue, EvidenceKind, IdempotencyKey, QuestionId, Response, ResponseStatus,
 };
-use crate::service::answers::{RawAnswer, RawEvidence, RawValue};
+use crate::service::answers::{Questions, RawAnswer, RawEvidence, RawValue};
 
 /// The form field of a question's value; evidence has two (`…:documents`, `…:persons`).
 pub fn field_name(question: &str) -> String {
@@ -119,11 +120,11 @@ pub fn same_text(a: &str, b: &str) -> bool {
 /// # Errors
 /// [`PostRefusal::Problems`] when a field cannot be read into an answer.
 pub fn plan_post(
-    instrument: &Instrument,
+    questions: &Questions<'_>,
     response: Option<&Response>,
     posted: &Posted,
 ) -> Result<PostPlan, PostRefusal> {
-    let changes = changes(instrument, response, posted).map_err(PostRefusal::Problems)?;
+    let changes = changes(questions, response, posted).map_err(PostRefusal::Problems)?;
     let request_id = posted
         .get("request")
         .filter(|id| id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric()))
@@ -163,13 +164,13 @@ fn lines(text: &str) -> Vec<String> {
 /// # Errors
 /// The texts of lines that cannot be read (an activity without ` = rating`).
 pub fn changes(
-    instrument: &Instrument,
+    questions: &Questions<'_>,
     response: Option<&Response>,
     posted: &Posted,
 ) -> Result<Vec<RawAnswer>, Vec<String>> {
     let mut answers = Vec::new();
     let mut problems = Vec::new();
-    for question in instrument.questions() {
+    for question in questions.all() {
         let name = field_name(&question.id);
         let before: BTreeMap<String, String> = current(response, question)
             .map(|value| shown(question, value).into_iter().collect())
@@ -513,24 +514,50 @@ fn questionnaire_groups(
 /// The groups of questions (components or sections) with labels, help and values: the
 /// response's stored answers, overlaid by `posted` when a form is shown again after a
 /// refusal. Placeholders in questionnaire texts take `round_values` (the round's
-/// parameter values, e.g. a learning activity's period) over the defaults.
+/// parameter values, e.g. a learning activity's period) over the defaults. A learning
+/// activity's added questions come last, in a group of their own, as text areas.
 pub fn groups(
-    instrument: &Instrument,
+    questions: &Questions<'_>,
     response: Option<&Response>,
     posted: Option<&Posted>,
     round_values: &BTreeMap<String, String>,
 ) -> Vec<Value> {
-    match instrument.body() {
+    let instrument = questions.instrument();
+    let mut groups = match instrument.body() {
         Body::StageQuestionnaire(body) => {
             stage_groups(body, instrument.questions(), response, posted)
         }
         _ => questionnaire_groups(instrument, response, posted, round_values),
+    };
+    let added: Vec<Value> = questions
+        .added()
+        .iter()
+        .filter_map(|added| {
+            let question = questions.get(added.id.as_str())?;
+            Some(question_view(
+                question,
+                added.text.clone(),
+                None,
+                Vec::new(),
+                None,
+                response,
+                posted,
+            ))
+        })
+        .collect();
+    if !added.is_empty() {
+        groups.push(json!({
+            "heading": ADDED_QUESTIONS_HEADING,
+            "intro": "The facilitator of this activity added these questions; answering them is optional.",
+            "questions": added,
+        }));
     }
+    groups
 }
 
 /// Progress: questions answered of all, and required ones answered of all required.
-pub fn progress(instrument: &Instrument, response: Option<&Response>) -> Value {
-    let questions = instrument.questions();
+pub fn progress(questions: &Questions<'_>, response: Option<&Response>) -> Value {
+    let questions = questions.all();
     let answered = |q: &&Question| current(response, q).is_some();
     let required: Vec<&Question> = questions.iter().filter(|q| q.required).collect();
     json!({
@@ -546,12 +573,12 @@ pub fn progress(instrument: &Instrument, response: Option<&Response>) -> Value {
 /// value as text (evidence: documents, then people), in form order, placeholders
 /// rendered with `round_values` as in [`groups`]. For the receipt.
 pub fn answered(
-    instrument: &Instrument,
+    questions: &Questions<'_>,
     response: Option<&Response>,
     round_values: &BTreeMap<String, String>,
 ) -> Vec<(String, String)> {
     let mut lines = Vec::new();
-    for group in groups(instrument, response, None, round_values) {
+    for group in groups(questions, response, None, round_values) {
         let heading = group["heading"].as_str().unwrap_or_default().to_owned();
         for question in group["questions"].as_array().into_iter().flatten() {
             if question["answered"] != true {
@@ -581,4 +608,73 @@ pub fn answered(
         }
     }
     lines
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::catalogue::Catalogue;
+    use crate::domain::{Activity, ActivityKind, PersonId, RoundId, Timestamp};
+
+    /// The added question is the last group, a text area under the facilitator's
+    /// heading; a posted answer to it is read like any other, and progress counts it.
+    #[test]
+    fn added_questions_are_a_group_of_text_areas_read_back_from_a_post() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../questionnaires");
+        let catalogue = Catalogue::load(&dir).unwrap_or_else(|e| panic!("catalogue: {e}"));
+        let instrument = catalogue
+            .latest("iom-rtl-after-action-review")
+            .expect("instrument");
+        let mut activity = Activity {
+            round: RoundId::parse("aar-1").expect("id"),
+            kind: ActivityKind::AfterActionReview,
+            intervention: "Flood".to_owned(),
+            facilitator: PersonId::parse("p-fac").expect("id"),
+            participant_roles: BTreeMap::new(),
+            period: "March".to_owned(),
+            concept_note: BTreeMap::new(),
+            previous: None,
+            cycle: 1,
+            themes: Vec::new(),
+            report: BTreeMap::new(),
+            added: Vec::new(),
+            created_at: Timestamp::from_millis(0),
+        };
+        activity
+            .add_question("Did the <hotline> work?", Timestamp::from_millis(1))
+            .expect("added");
+        let questions = Questions::of(instrument, Some(&activity));
+        let groups = groups(&questions, None, None, &BTreeMap::new());
+        let last = groups.last().expect("groups");
+        assert_eq!(last["heading"], ADDED_QUESTIONS_HEADING);
+        let shown = &last["questions"][0];
+        assert_eq!(shown["id"], "added/1");
+        assert_eq!(shown["name"], "q:added/1");
+        assert_eq!(shown["label"], "Did the <hotline> work?");
+        assert_eq!(shown["is_long"], true);
+        assert_eq!(shown["required"], false);
+        let before = progress(&questions, None);
+        assert_eq!(before["total"], instrument.questions().len() + 1);
+
+        let posted: Posted = [("q:added/1".to_owned(), "  It did.  ".to_owned())].into();
+        let changes = changes(&questions, None, &posted).expect("read");
+        assert_eq!(
+            changes,
+            vec![RawAnswer {
+                question: "added/1".to_owned(),
+                value: Some(RawValue::Text("It did.".to_owned())),
+            }]
+        );
+        // Without the activity, the field is not a question of the form.
+        let plain = Questions::of(instrument, None);
+        assert_eq!(super::changes(&plain, None, &posted), Ok(Vec::new()));
+        assert_ne!(
+            super::groups(&plain, None, None, &BTreeMap::new())
+                .last()
+                .map(|g| g["heading"].clone()),
+            Some(Value::from(ADDED_QUESTIONS_HEADING))
+        );
+    }
 }

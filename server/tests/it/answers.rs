@@ -320,7 +320,8 @@ fn submission_waits_for_every_required_answer() {
         assert_eq!(missing[0], "1.1/stage");
 
         // The channel continues where nothing is answered yet.
-        let next = answers::next_question(instrument, None, None).expect("a question");
+        let questions = answers::Questions::of(instrument, None);
+        let next = answers::next_question(&questions, None, None).expect("a question");
         assert_eq!(next.id, "1.1/stage");
 
         // Answer every required question.
@@ -344,7 +345,7 @@ fn submission_waits_for_every_required_answer() {
         assert!(answers::missing_required(instrument, response.as_ref()).is_empty());
         // Skipping the optional comments of 1.1 leads to its plans, then its activities.
         let after_comments =
-            answers::next_question(instrument, response.as_ref(), Some("1.1/comments"))
+            answers::next_question(&questions, response.as_ref(), Some("1.1/comments"))
                 .expect("next");
         assert_eq!(after_comments.id, "1.1/plans");
 

@@ -1050,22 +1050,23 @@ fn arbitrary_form_posts_get_clear_refusals_only() {
                     return Err(TestCaseError::fail(format!("unexpected refusal {other:?}")));
                 }
             };
-            let plan = match form::plan_post(instrument, None, &posted) {
-                Ok(plan) => plan,
-                Err(form::PostRefusal::Problems(problems)) => {
-                    prop_assert!(!problems.is_empty());
-                    prop_assert!(problems.iter().all(|p| !p.trim().is_empty()));
-                    return Ok(());
-                }
-                Err(other) => {
-                    return Err(TestCaseError::fail(format!("unexpected refusal {other:?}")));
-                }
-            };
+            let plan =
+                match form::plan_post(&answers::Questions::of(instrument, None), None, &posted) {
+                    Ok(plan) => plan,
+                    Err(form::PostRefusal::Problems(problems)) => {
+                        prop_assert!(!problems.is_empty());
+                        prop_assert!(problems.iter().all(|p| !p.trim().is_empty()));
+                        return Ok(());
+                    }
+                    Err(other) => {
+                        return Err(TestCaseError::fail(format!("unexpected refusal {other:?}")));
+                    }
+                };
             prop_assert!(plan.save_key.as_str().starts_with("web-"));
             if plan.changes.is_empty() {
                 return Ok(());
             }
-            match answers::validate(instrument, &plan.changes) {
+            match answers::validate(&answers::Questions::of(instrument, None), &plan.changes) {
                 Ok(_) => {}
                 Err(answers::SaveError::Invalid(problems)) => {
                     prop_assert!(!problems.is_empty());

@@ -827,6 +827,17 @@ fn matrix() -> Vec<Row> {
             tolerated: &["NOT_FOUND"],
             ..row(
                 Mutation,
+                "addActivityQuestion",
+                ADMIN_ONLY,
+                "mutation { addActivityQuestion(roundId: \"r-2026\", text: \"Matrix question?\") \
+                 { roundId } }",
+                no_variables,
+            )
+        },
+        Row {
+            tolerated: &["NOT_FOUND"],
+            ..row(
+                Mutation,
                 "editFindingsReport",
                 ADMIN_ONLY,
                 "mutation { editFindingsReport(roundId: \"r-2026\", sectionId: \"findings/findings\", \

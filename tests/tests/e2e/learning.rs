@@ -1004,3 +1004,423 @@ async fn the_activity_period_shows_in_the_bot_and_the_web_form() {
     );
     server.stop().await;
 }
+
+const ADDED: &str = "How did the community hotline work?";
+const ADD_QUESTION: &str = "mutation($r: String!, $t: String!) { addActivityQuestion(roundId: $r, \
+    text: $t) { roundId addedQuestions { questionId text addedAt } } }";
+
+/// The added questions stored on round `round`'s activity, as (id, text).
+async fn stored_added(server: &TestServer, round: &str) -> Vec<(String, String)> {
+    server
+        .state
+        .store
+        .activity(&RoundId::parse(round).expect("id"))
+        .await
+        .expect("read")
+        .expect("an activity")
+        .added
+        .into_iter()
+        .map(|q| (q.id.to_string(), q.text))
+        .collect()
+}
+
+/// A participant's response to the after-action review of `round`, for the bot.
+fn target(round: &str, person: &str) -> bot::api::Target {
+    bot::api::Target {
+        round_id: round.to_owned(),
+        organisation_id: "iom".to_owned(),
+        instrument: "iom-rtl-after-action-review@1".to_owned(),
+        person_id: Some(person.to_owned()),
+    }
+}
+
+/// The facilitator adds a question of their own to an open after-action review: the bot
+/// asks it after the set's questions, the web form shows it as a text area and its
+/// receipt lists it, the findings and the report compile it with the facilitator's
+/// text, the next cycle carries it and the cycles compare it. Bad input (an empty or too
+/// long text, a repeat, an eleventh question, a closed round, a non-admin token, an
+/// unknown `added/<n>` in `saveAnswers`) is refused with a code and changes nothing.
+async fn facilitator_added_questions(backend: Backend) {
+    let sink = SmtpSink::start();
+    let start = Timestamp::now();
+    let clock = Clock::manual(start);
+    let (server, base) = spawn(backend, &sink, &clock).await;
+    arrange(&server).await;
+    create_activity(&server, start).await;
+    let add = |round: &str, text: &str| json!({ "r": round, "t": text });
+
+    // Refused: an empty text, a text over 500 characters, a round that is no activity,
+    // and every caller but an administrator.
+    let empty = server.admin(ADD_QUESTION, add(ROUND, "   ")).await;
+    assert_eq!(error_code(&empty), Some("BAD_USER_INPUT"), "{empty}");
+    let long = server
+        .admin(ADD_QUESTION, add(ROUND, &"x".repeat(501)))
+        .await;
+    assert_eq!(error_code(&long), Some("BAD_USER_INPUT"), "{long}");
+    let nowhere = server
+        .admin(ADD_QUESTION, add("no-such-round", ADDED))
+        .await;
+    assert_eq!(error_code(&nowhere), Some("NOT_FOUND"), "{nowhere}");
+    let validator = server.validator(&[ROUND]).await;
+    let bot_token = server.token(TokenRole::Bot).await;
+    for (token, chat, code) in [
+        (None, None, "UNAUTHENTICATED"),
+        (Some(validator.as_str()), None, "FORBIDDEN"),
+        (Some(bot_token.as_str()), Some(2001), "FORBIDDEN"),
+    ] {
+        let refused = server
+            .graphql_as(token, chat, ADD_QUESTION, add(ROUND, ADDED))
+            .await;
+        assert_eq!(error_code(&refused), Some(code), "{refused}");
+    }
+    assert!(
+        stored_added(&server, ROUND).await.is_empty(),
+        "nothing added"
+    );
+
+    // Added while the round is open; a repeat of it is refused.
+    let added = server.admin(ADD_QUESTION, add(ROUND, ADDED)).await;
+    let questions = &data(&added)["addActivityQuestion"]["addedQuestions"];
+    assert_eq!(questions[0]["questionId"], "added/1", "{added}");
+    assert_eq!(questions[0]["text"], ADDED);
+    assert!(
+        questions[0]["addedAt"]
+            .as_str()
+            .is_some_and(|at| at.len() >= 20)
+    );
+    let repeat = server
+        .admin(
+            ADD_QUESTION,
+            add(ROUND, "how did the community  HOTLINE work?"),
+        )
+        .await;
+    assert_eq!(error_code(&repeat), Some("BAD_USER_INPUT"), "{repeat}");
+    assert_eq!(
+        stored_added(&server, ROUND).await,
+        [("added/1".to_owned(), ADDED.to_owned())]
+    );
+
+    // Telegram: p-p1 answers the set's four questions, then the added one.
+    let backend_client: Arc<dyn BotBackend> = Arc::new(
+        GraphqlBackend::new(
+            &server.url,
+            bot_token.clone().into(),
+            Duration::from_secs(10),
+        )
+        .expect("client"),
+    );
+    let mut bot: Mock = MockBot::new(chat(2001).text("/continue"), handler_tree());
+    bot.dependencies(deps![
+        Arc::clone(&backend_client),
+        Outbox::direct(),
+        Storage::new()
+    ]);
+    bot.dispatch().await;
+    let mut asked = Vec::new();
+    for _ in 0..5 {
+        let state: State = bot.get_state().await;
+        let State::Asking(prompt) = state else {
+            panic!("no question on screen: {state:?}");
+        };
+        asked.push(prompt.question_id.clone());
+        if prompt.question_id == "added/1" {
+            let shown: Vec<String> = bot
+                .get_responses()
+                .sent_messages
+                .iter()
+                .map(|m| m.text().unwrap_or_default().to_owned())
+                .collect();
+            assert!(shown.iter().any(|t| t.contains(ADDED)), "{shown:?}");
+        }
+        bot.update(chat(2001).text(format!("Telegram answer to {}", prompt.question_id)));
+        bot.dispatch().await;
+    }
+    drop(bot);
+    let mut expected: Vec<&str> = QUESTIONS.to_vec();
+    expected.push("added/1");
+    assert_eq!(asked, expected, "the added question comes after the set's");
+    let progress = server
+        .admin(
+            "query($r: ResponseRefInput!) { response(response: $r) { progress { answered total \
+             required } nextQuestion { questionId } } }",
+            json!({ "r": target(ROUND, "p-p1") }),
+        )
+        .await;
+    let progress = &data(&progress)["response"];
+    assert_eq!(progress["progress"]["answered"], 5, "{progress}");
+    assert_eq!(progress["progress"]["total"], 5);
+    assert_eq!(progress["nextQuestion"], Value::Null);
+
+    // Another activity has its own `added/1`: the bot's question cache keeps them apart
+    // (it is keyed by round). Adding is allowed in draft; the eleventh is refused.
+    let other = "aar-other";
+    data(
+        &server
+            .admin(
+                "mutation($input: CreateRoundInput!) { createRound(input: $input) { round { id } } }",
+                json!({ "input": {
+                    "id": other, "title": "Another AAR",
+                    "instruments": ["iom-rtl-after-action-review@1"], "organisationIds": ["iom"],
+                } }),
+            )
+            .await,
+    );
+    data(
+        &server
+            .admin(
+                CREATE_ACTIVITY,
+                json!({ "input": {
+                    "roundId": other, "kind": "AFTER_ACTION_REVIEW", "intervention": "Other",
+                    "facilitatorId": "p-fac", "period": "April",
+                    "participants": [{ "personId": "p-p1", "organisationId": "iom", "role": "Field officer" }],
+                } }),
+            )
+            .await,
+    );
+    for n in 1..=10 {
+        let text = if n == 1 {
+            "Which warehouse ran out first?".to_owned()
+        } else {
+            format!("Extra question {n}?")
+        };
+        data(&server.admin(ADD_QUESTION, add(other, &text)).await);
+    }
+    let eleventh = server
+        .admin(ADD_QUESTION, add(other, "One question too many?"))
+        .await;
+    assert_eq!(error_code(&eleventh), Some("BAD_USER_INPUT"), "{eleventh}");
+    let message = eleventh["errors"][0]["message"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(message.contains("at most 10"), "{message}");
+    let stored = stored_added(&server, other).await;
+    assert_eq!(stored.len(), 10, "the eleventh was not added");
+    assert_eq!(stored[9].0, "added/10");
+    let here = backend_client
+        .question(2001, &target(ROUND, "p-p1"), "added/1")
+        .await
+        .expect("rendered");
+    let there = backend_client
+        .question(2001, &target(other, "p-p1"), "added/1")
+        .await
+        .expect("rendered");
+    assert_eq!(here.text, ADDED);
+    assert_eq!(there.text, "Which warehouse ran out first?");
+    // Without a response, or for a response of another instrument, there is no
+    // `added/1`.
+    let plain = server
+        .admin(
+            "{ question(instrumentId: \"iom-rtl-after-action-review\", version: 1, \
+             questionId: \"added/1\") { id } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(error_code(&plain), Some("NOT_FOUND"), "{plain}");
+
+    // An unknown added question is refused in saveAnswers, with the known one beside
+    // it: nothing is saved.
+    let refused = server
+        .admin(
+            "mutation($input: SaveAnswersInput!) { saveAnswers(input: $input) { replayed } }",
+            json!({ "input": {
+                "response": target(ROUND, "p-p2"),
+                "idempotencyKey": "unknown-added",
+                "answers": [
+                    { "questionId": "added/1", "value": { "text": "Fine" } },
+                    { "questionId": "added/9", "value": { "text": "No such question" } },
+                ],
+            } }),
+        )
+        .await;
+    assert_eq!(error_code(&refused), Some("BAD_USER_INPUT"), "{refused}");
+    let details = refused["errors"][0]["extensions"]["details"].to_string();
+    assert!(details.contains("added/9"), "{refused}");
+    assert!(!details.contains("added/1"), "{refused}");
+    let p2 = server::domain::ResponseKey {
+        round: RoundId::parse(ROUND).expect("id"),
+        organisation: OrganisationId::parse("iom").expect("id"),
+        instrument: server::catalogue::InstrumentRef::parse("iom-rtl-after-action-review@1")
+            .expect("ref"),
+        respondent: server::domain::Respondent::Person(PersonId::parse("p-p2").expect("id")),
+    };
+    assert_eq!(
+        server.state.store.response(&p2).await.expect("read"),
+        None,
+        "nothing saved"
+    );
+
+    // The web form: p-p3 answers everything, the added question as a text area, and
+    // submits; the receipt lists the added question with the answer.
+    let round = server
+        .state
+        .store
+        .round(&RoundId::parse(ROUND).expect("id"))
+        .await
+        .expect("read")
+        .expect("round");
+    let p3 = server::domain::ResponseKey {
+        respondent: server::domain::Respondent::Person(PersonId::parse("p-p3").expect("id")),
+        ..p2.clone()
+    };
+    let link = server::service::links::create(
+        server.state.store.as_ref(),
+        &round,
+        server::domain::LinkBinding {
+            response: p3.clone(),
+            person: PersonId::parse("p-p3").expect("id"),
+        },
+        Timestamp::now(),
+    )
+    .await
+    .expect("link made");
+    let client = crate::web::client();
+    let (status, _, cookie) =
+        crate::web::open(&client, &server::service::links::url(&base, &link.secret)).await;
+    assert_eq!(status, 303);
+    let cookie = cookie.expect("a session");
+    let (status, html) = crate::web::get(&client, &base, "/form", &cookie).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("Questions from the facilitator"), "{html}");
+    assert!(html.contains(ADDED), "{html}");
+    assert!(html.contains("name=\"q:added/1\""), "{html}");
+    let mut fields = crate::web::fill_all(&html, "Web answer of p-p3");
+    assert_eq!(fields.len(), 5, "{fields:?}");
+    assert!(fields.iter().any(|(name, _)| name == "q:added/1"));
+    fields.push(("csrf".to_owned(), crate::web::hidden(&html, "csrf")));
+    fields.push(("request".to_owned(), "added1".to_owned()));
+    fields.push(("action".to_owned(), "submit".to_owned()));
+    let fields: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let (status, location, _) = crate::web::post(&client, &base, &cookie, &fields).await;
+    assert_eq!(status, 303);
+    assert_eq!(location.as_deref(), Some("/form/submitted"));
+    let receipt = exactly(&sink, 1).await;
+    assert_eq!(receipt[0].to, ["p-p3@example.org"]);
+    let text = tests::smtp::decode_quoted_printable(&receipt[0].data);
+    assert!(text.contains(ADDED), "{text}");
+    assert!(text.contains("Web answer of p-p3"), "{text}");
+
+    // Findings: the added question last, with the facilitator's text, an answer from
+    // each channel; the report compiles it like the set's questions.
+    let findings = server
+        .admin(
+            "query($r: String!) { activityFindings(roundId: $r) { questions { questionId text \
+             count answers { personId channel text } } } }",
+            json!({ "r": ROUND }),
+        )
+        .await;
+    let questions = data(&findings)["activityFindings"]["questions"]
+        .as_array()
+        .expect("questions")
+        .clone();
+    assert_eq!(questions.len(), 5);
+    let last = &questions[4];
+    assert_eq!(last["questionId"], "added/1");
+    assert_eq!(last["text"], ADDED);
+    assert_eq!(last["count"], 2, "{last}");
+    assert_eq!(
+        last["answers"],
+        json!([
+            { "personId": "p-p1", "channel": "telegram", "text": "Telegram answer to added/1" },
+            { "personId": "p-p3", "channel": "web", "text": "Web answer of p-p3" },
+        ])
+    );
+    let report = server
+        .admin(
+            "query($r: String!) { findingsReport(roundId: $r) { sections { sectionId text } \
+             markdown: rendered(format: MARKDOWN) } }",
+            json!({ "r": ROUND }),
+        )
+        .await;
+    let report = &data(&report)["findingsReport"];
+    let findings_text = report["sections"]
+        .as_array()
+        .and_then(|s| s.iter().find(|s| s["sectionId"] == "findings/findings"))
+        .and_then(|s| s["text"].as_str())
+        .unwrap_or_default();
+    assert!(
+        findings_text.contains(&format!("{ADDED} (2 answers)")),
+        "{findings_text}"
+    );
+    let markdown = report["markdown"].as_str().unwrap_or_default();
+    assert!(
+        markdown.contains("Telegram answer to added/1"),
+        "{markdown}"
+    );
+
+    // The next cycle asks the same added question; the cycles compare it.
+    let next = server
+        .admin(
+            "mutation($input: CreateNextCycleInput!) { createNextCycle(input: $input) \
+             { addedQuestions { questionId text } } }",
+            json!({ "input": {
+                "roundId": ROUND, "id": "aar-flood-2", "title": "Cycle 2", "period": "weeks three and four",
+            } }),
+        )
+        .await;
+    assert_eq!(
+        data(&next)["createNextCycle"]["addedQuestions"],
+        json!([{ "questionId": "added/1", "text": ADDED }])
+    );
+    data(
+        &server
+            .admin(
+                "mutation { setRoundStatus(input: { roundId: \"aar-flood-2\", status: OPEN }) { round { status } } }",
+                json!({}),
+            )
+            .await,
+    );
+    answer(
+        &server,
+        "aar-flood-2",
+        "p-p2",
+        "added/1",
+        "Calls answered within a day",
+    )
+    .await;
+    let cycles = server
+        .admin(
+            "query { activityCycles(roundId: \"aar-flood-2\") { cycle questions { questionId text count } } }",
+            json!({}),
+        )
+        .await;
+    let cycles = data(&cycles)["activityCycles"]
+        .as_array()
+        .expect("cycles")
+        .clone();
+    assert_eq!(cycles.len(), 2);
+    for (cycle, count) in cycles.iter().zip([2, 1]) {
+        let added = cycle["questions"]
+            .as_array()
+            .and_then(|q| q.iter().find(|q| q["questionId"] == "added/1"))
+            .unwrap_or_else(|| panic!("added/1 in {cycle}"));
+        assert_eq!(added["text"], ADDED);
+        assert_eq!(added["count"], count, "{cycle}");
+    }
+
+    // Once the round is closed, no more questions.
+    data(
+        &server
+            .admin(
+                "mutation($input: SetRoundStatusInput!) { setRoundStatus(input: $input) { round { status } } }",
+                json!({ "input": { "roundId": ROUND, "status": "CLOSED" } }),
+            )
+            .await,
+    );
+    let closed = server.admin(ADD_QUESTION, add(ROUND, "Too late?")).await;
+    assert_eq!(error_code(&closed), Some("CONFLICT"), "{closed}");
+    assert_eq!(stored_added(&server, ROUND).await.len(), 1, "nothing added");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn facilitator_added_questions_through_every_channel_on_redb() {
+    facilitator_added_questions(Backend::Redb).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn facilitator_added_questions_through_every_channel_on_redis() {
+    facilitator_added_questions(Backend::Redis).await;
+}
