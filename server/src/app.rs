@@ -291,3 +291,24 @@ fn shutdown_signal() -> std::io::Result<impl Future<Output = ()> + Send> {
         let _ = tokio::signal::ctrl_c().await;
     })
 }
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+
+    /// The handlers are installed when the stop future is made, not when it is first
+    /// polled: a SIGTERM in between is caught and completes it. (Installed lazily, the
+    /// signal would meet its default action and end this test process.)
+    #[tokio::test]
+    async fn a_sigterm_before_the_stop_future_is_polled_is_caught_and_stops() {
+        let stop = shutdown_signal().expect("the handlers install");
+        let sent = std::process::Command::new("kill")
+            .args(["-TERM", &std::process::id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(sent.success());
+        tokio::time::timeout(Duration::from_secs(10), stop)
+            .await
+            .expect("the stop future completes on the signal sent before it was polled");
+    }
+}

@@ -535,14 +535,16 @@ async fn publish_queued(
         for (channel, payload) in &batch {
             pipe.publish(channel, payload).ignore();
         }
-        match tokio::time::timeout(PUBLISH_TIMEOUT, pipe.query_async::<()>(&mut publisher)).await
-        {
+        match tokio::time::timeout(PUBLISH_TIMEOUT, pipe.query_async::<()>(&mut publisher)).await {
             Ok(Ok(())) => {}
             Ok(Err(error)) => {
                 tracing::warn!(%error, events = batch.len(), "cannot publish round events to redis");
             }
             Err(_) => {
-                tracing::warn!(events = batch.len(), "publishing round events to redis timed out");
+                tracing::warn!(
+                    events = batch.len(),
+                    "publishing round events to redis timed out"
+                );
             }
         }
         batch.clear();
