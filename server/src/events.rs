@@ -396,6 +396,7 @@ impl RedisBus {
         let listener = Listener {
             client,
             channels: channels.clone(),
+            own: own_prefix(&instance),
             instance: instance.clone(),
             local: local.clone(),
             round_changed,
@@ -551,11 +552,19 @@ async fn publish_queued(
     }
 }
 
+/// How every message `instance` publishes begins (serde writes the fields in
+/// declaration order): what the listener skips without decoding.
+fn own_prefix(instance: &str) -> String {
+    format!(r#"{{"v":{WIRE_VERSION},"from":"{instance}","#)
+}
+
 /// What the listener task owns.
 struct Listener {
     client: redis::Client,
     channels: Channels,
     instance: String,
+    /// [`own_prefix`] of `instance`.
+    own: String,
     local: InProcessBus,
     round_changed: RoundChanged,
 }
@@ -662,6 +671,11 @@ impl Listener {
     /// Delivers one pub/sub message locally, unless it is this instance's own or
     /// malformed (logged and dropped: one bad message must not stop the others).
     fn forward(&self, message: &redis::Msg) {
+        // This instance's own messages (every one it publishes comes back) are skipped
+        // before anything is decoded; the full check below still catches any other form.
+        if message.get_payload_bytes().starts_with(self.own.as_bytes()) {
+            return;
+        }
         let Some(round) = self.channels.round(message.get_channel_name()) else {
             tracing::warn!("dropped a round event on an unexpected channel");
             return;
@@ -761,6 +775,23 @@ mod tests {
             let wire: WireMessage = serde_json::from_str(&json).expect("decodes");
             assert_eq!(wire.event.into_event(&round), Some(event), "{json}");
         }
+    }
+
+    #[test]
+    fn an_instance_recognises_its_own_messages_by_their_start() {
+        let encoded = serde_json::to_string(&WireMessage {
+            v: WIRE_VERSION,
+            from: "0a1b".to_owned(),
+            event: WireEvent::ResponseSubmitted {
+                response: "r-1/unicef/jiu-rbm-stages@1".to_owned(),
+                at: 1,
+            },
+        })
+        .expect("encodes");
+        assert!(encoded.starts_with(&own_prefix("0a1b")), "{encoded}");
+        // Another instance's, even one whose id extends this one's, is not skipped.
+        assert!(!encoded.starts_with(&own_prefix("0a")), "{encoded}");
+        assert!(!encoded.starts_with(&own_prefix("0a1b2c")), "{encoded}");
     }
 
     #[test]
