@@ -434,6 +434,29 @@ pub struct ActionReminderMark {
 }
 
 #[cfg(test)]
+impl Activity {
+    /// An activity of `kind` in round `aar-1`, facilitated by `p-fac`, with nothing
+    /// added, tagged or edited: the unit tests' starting point.
+    pub(crate) fn for_tests(kind: ActivityKind) -> Self {
+        Self {
+            round: RoundId::parse("aar-1").expect("id"),
+            kind,
+            intervention: "Flood response".to_owned(),
+            facilitator: PersonId::parse("p-fac").expect("id"),
+            participant_roles: BTreeMap::new(),
+            period: "March".to_owned(),
+            concept_note: BTreeMap::new(),
+            previous: None,
+            cycle: 1,
+            themes: Vec::new(),
+            report: BTreeMap::new(),
+            added: Vec::new(),
+            created_at: Timestamp::from_millis(0),
+        }
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -520,21 +543,7 @@ mod tests {
     }
 
     fn activity() -> Activity {
-        Activity {
-            round: RoundId::parse("aar-1").expect("id"),
-            kind: ActivityKind::AfterActionReview,
-            intervention: "Flood response".to_owned(),
-            facilitator: PersonId::parse("p-fac").expect("id"),
-            participant_roles: BTreeMap::new(),
-            period: "March".to_owned(),
-            concept_note: BTreeMap::new(),
-            previous: None,
-            cycle: 1,
-            themes: Vec::new(),
-            report: BTreeMap::new(),
-            added: Vec::new(),
-            created_at: Timestamp::from_millis(0),
-        }
+        Activity::for_tests(ActivityKind::AfterActionReview)
     }
 
     #[test]

@@ -595,11 +595,10 @@ pub async fn save(
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
     use std::path::Path;
 
     use super::*;
-    use crate::domain::{ActivityKind, PersonId};
+    use crate::domain::ActivityKind;
 
     fn catalogue() -> Catalogue {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../questionnaires");
@@ -607,21 +606,7 @@ mod tests {
     }
 
     fn activity_of(kind: ActivityKind) -> Activity {
-        let mut activity = Activity {
-            round: RoundId::parse("aar-1").expect("id"),
-            kind,
-            intervention: "Flood response".to_owned(),
-            facilitator: PersonId::parse("p-fac").expect("id"),
-            participant_roles: BTreeMap::new(),
-            period: "March".to_owned(),
-            concept_note: BTreeMap::new(),
-            previous: None,
-            cycle: 1,
-            themes: Vec::new(),
-            report: BTreeMap::new(),
-            added: Vec::new(),
-            created_at: Timestamp::from_millis(0),
-        };
+        let mut activity = Activity::for_tests(kind);
         activity
             .add_question("Did the hotline work?", Timestamp::from_millis(1))
             .expect("added");

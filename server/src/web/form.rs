@@ -616,7 +616,7 @@ mod tests {
 
     use super::*;
     use crate::catalogue::Catalogue;
-    use crate::domain::{Activity, ActivityKind, PersonId, RoundId, Timestamp};
+    use crate::domain::{Activity, ActivityKind, Timestamp};
 
     /// The added question is the last group, a text area under the facilitator's
     /// heading; a posted answer to it is read like any other, and progress counts it.
@@ -627,21 +627,7 @@ mod tests {
         let instrument = catalogue
             .latest("iom-rtl-after-action-review")
             .expect("instrument");
-        let mut activity = Activity {
-            round: RoundId::parse("aar-1").expect("id"),
-            kind: ActivityKind::AfterActionReview,
-            intervention: "Flood".to_owned(),
-            facilitator: PersonId::parse("p-fac").expect("id"),
-            participant_roles: BTreeMap::new(),
-            period: "March".to_owned(),
-            concept_note: BTreeMap::new(),
-            previous: None,
-            cycle: 1,
-            themes: Vec::new(),
-            report: BTreeMap::new(),
-            added: Vec::new(),
-            created_at: Timestamp::from_millis(0),
-        };
+        let mut activity = Activity::for_tests(ActivityKind::AfterActionReview);
         activity
             .add_question("Did the <hotline> work?", Timestamp::from_millis(1))
             .expect("added");
