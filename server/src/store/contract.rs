@@ -410,6 +410,49 @@ async fn answers_with_events(store: SharedStore) {
         ok("index", store.responses(&key.round)).await,
         vec![key.clone()]
     );
+
+    // Requests larger than any the service lets through (it takes at most 200 answers):
+    // 300 answers set in one request, then the same 300 cleared in one. On Redis each
+    // kind of value goes in chunks, which these sizes cross.
+    let many: Vec<QuestionId> = (1..=300)
+        .map(|n| question(&format!("9.9/extra/{n}")))
+        .collect();
+    let set = answers(
+        &key,
+        "k-many",
+        many.iter()
+            .enumerate()
+            .map(|(n, q)| {
+                let value = AnswerValue::Text(format!("answer {n}"));
+                (q.clone(), AnswerChange::Set(value))
+            })
+            .collect(),
+    );
+    let receipt = ok("execute", store.execute(&set)).await;
+    assert_eq!(receipt.events.len(), 300);
+    let response = current(store.as_ref(), &key).await;
+    assert_eq!(response.meta.last_seq, 305);
+    for (n, q) in many.iter().enumerate() {
+        assert_eq!(
+            response.answers[q].value,
+            AnswerValue::Text(format!("answer {n}")),
+            "{q}"
+        );
+    }
+    let clear = answers(
+        &key,
+        "k-many-cleared",
+        many.iter()
+            .map(|q| (q.clone(), AnswerChange::Clear))
+            .collect(),
+    );
+    ok("execute", store.execute(&clear)).await;
+    let response = current(store.as_ref(), &key).await;
+    assert_eq!(response.meta.last_seq, 605);
+    assert!(many.iter().all(|q| !response.answers.contains_key(q)));
+    assert_eq!(response.answers.len(), 2, "the earlier answers stay");
+    assert_eq!(ok("history", store.history(&key)).await.len(), 605);
+    assert_state_is_fold(store.as_ref(), &key).await;
 }
 
 async fn idempotent_requests(store: SharedStore) {

@@ -95,35 +95,34 @@ const CLUSTER_RETRIES: u32 = 4;
 /// then the counts of meta field pairs (m), events (e), answers set (s) and answers
 /// cleared (d), then e event records, s question/answer pairs, d questions and m meta
 /// field/value pairs, in the order the script applies them. Replies `replay` (the key
-/// was used meanwhile), `retry` (the meta changed meanwhile) or `ok`. Commands are issued
-/// one value at a time so that no request size can exceed Lua's stack. The checks come
-/// before the first write: Redis does not roll a script back if it fails part-way.
+/// was used meanwhile), `retry` (the meta changed meanwhile) or `ok`. Each kind of value
+/// goes in as few commands as it takes (one `RPUSH`, `HSET` or `HDEL` per 240 values),
+/// which keeps Redis's work and its log short and no command's arguments beyond Lua's
+/// stack. The checks come before the first write: Redis does not roll a script back if it
+/// fails part-way.
 const WRITE_SCRIPT: &str = r"
 if redis.call('HEXISTS', KEYS[4], ARGV[1]) == 1 then
   return 'replay'
 end
-if (redis.call('HGET', KEYS[1], 'last_seq') or '0') ~= ARGV[3]
-  or (redis.call('HGET', KEYS[1], 'submitted') or '0') ~= ARGV[4] then
+local stored = redis.call('HMGET', KEYS[1], 'last_seq', 'submitted')
+if (stored[1] or '0') ~= ARGV[3] or (stored[2] or '0') ~= ARGV[4] then
   return 'retry'
+end
+local function apply(command, key, from, values)
+  local last = from + values - 1
+  while from <= last do
+    local upto = math.min(from + 239, last)
+    redis.call(command, key, unpack(ARGV, from, upto))
+    from = upto + 1
+  end
+  return last + 1
 end
 local m, e, s, d = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
 local i = 9
-for _ = 1, e do
-  redis.call('RPUSH', KEYS[3], ARGV[i])
-  i = i + 1
-end
-for _ = 1, s do
-  redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1])
-  i = i + 2
-end
-for _ = 1, d do
-  redis.call('HDEL', KEYS[2], ARGV[i])
-  i = i + 1
-end
-for _ = 1, m do
-  redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
-  i = i + 2
-end
+i = apply('RPUSH', KEYS[3], i, e)
+i = apply('HSET', KEYS[2], i, 2 * s)
+i = apply('HDEL', KEYS[2], i, d)
+apply('HSET', KEYS[1], i, 2 * m)
 redis.call('HSET', KEYS[4], ARGV[1], ARGV[2])
 return 'ok'
 ";
