@@ -244,6 +244,35 @@ async fn graphql(
     body
 }
 
+/// Sends every `every`-th acknowledged write again with its key, as a client that never
+/// saw the acknowledgement would: each must come back as a replay of the event first
+/// acknowledged.
+///
+/// # Panics
+/// When one is not.
+pub async fn resend_acked(
+    client: &reqwest::Client,
+    target: &Target,
+    acked: &BTreeMap<String, (usize, u64)>,
+    every: usize,
+) {
+    for (key, (response, seq)) in acked.iter().step_by(every.max(1)) {
+        let write = Write {
+            key: key.clone(),
+            response: *response,
+        };
+        let (outcome, _) = save(client, target, &write).await;
+        assert_eq!(
+            outcome,
+            Outcome::Acked {
+                seq: *seq,
+                replayed: true
+            },
+            "acknowledged write {key} sent again"
+        );
+    }
+}
+
 /// Checks, through `response` and `responseHistory`, that every write in `acked` is in
 /// its response's history exactly once at the seq it was acknowledged with, that no
 /// write is there twice, that histories have no gaps, and that each response's current

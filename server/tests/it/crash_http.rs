@@ -296,21 +296,7 @@ async fn crash_and_retry(mut deployment: Deployment) {
             })
             .collect();
         // Some acknowledged ones are sent again: replayed, with the event acknowledged.
-        for (key, (response, seq)) in burst_acked.iter().step_by(7) {
-            let write = Write {
-                key: key.clone(),
-                response: *response,
-            };
-            let (outcome, _) = load::save(&http, &target, &write).await;
-            assert_eq!(
-                outcome,
-                Outcome::Acked {
-                    seq: *seq,
-                    replayed: true
-                },
-                "acknowledged write {key} sent again after the crash"
-            );
-        }
+        load::resend_acked(&http, &target, &burst_acked, 7).await;
         acked.extend(burst_acked);
         for retry in retries {
             let (write, outcome) = retry.await.expect("a retry");

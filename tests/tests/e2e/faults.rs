@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use server::config::BackendKind;
 use tests::RedisServer;
-use tests::load::{self, Outcome, Report, Target, Write};
+use tests::load::{self, Report, Target, Write};
 use tests::proxy::FaultProxy;
 
 use crate::fixtures::{self, stages};
@@ -202,21 +202,7 @@ async fn redis_cut_stalled_killed_and_paused_under_load_loses_and_duplicates_not
 
     // Some acknowledged writes are sent again with the same key: replayed, same event.
     let http = load::client();
-    for (key, (response, seq)) in report.acked.iter().step_by(10) {
-        let write = Write {
-            key: key.clone(),
-            response: *response,
-        };
-        let (outcome, _) = load::save(&http, &target, &write).await;
-        assert_eq!(
-            outcome,
-            Outcome::Acked {
-                seq: *seq,
-                replayed: true
-            },
-            "{key}"
-        );
-    }
+    load::resend_acked(&http, &target, &report.acked, 10).await;
     load::verify(&http, &target, &report.acked, true).await;
     server.stop().await;
 }

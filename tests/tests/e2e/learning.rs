@@ -133,6 +133,27 @@ fn chat(id: i64) -> MockMessageText {
     MockMessageText::new().chat(MockPrivateChat::new().id(id).build())
 }
 
+/// The bot as it runs: its GraphQL client on `server` with the bot token `token`, and its
+/// handler tree after `/continue` in chat `chat_id` (dispatched).
+async fn bot_continuing(
+    server: &TestServer,
+    token: &str,
+    chat_id: i64,
+) -> (Arc<dyn BotBackend>, Mock) {
+    let client: Arc<dyn BotBackend> = Arc::new(
+        GraphqlBackend::new(
+            &server.url,
+            token.to_owned().into(),
+            Duration::from_secs(10),
+        )
+        .expect("client"),
+    );
+    let mut bot: Mock = MockBot::new(chat(chat_id).text("/continue"), handler_tree());
+    bot.dependencies(deps![Arc::clone(&client), Outbox::direct(), Storage::new()]);
+    bot.dispatch().await;
+    (client, bot)
+}
+
 /// The personal link in a received message: `<base>/l/<64 hex>`.
 fn link_in(message: &Received, base: &str) -> String {
     let text = tests::smtp::decode_quoted_printable(&message.data);
@@ -193,18 +214,8 @@ async fn after_action_review(backend: Backend) {
 
     // Two participants answer in Telegram.
     let bot_token = server.token(TokenRole::Bot).await;
-    let backend_client: Arc<dyn BotBackend> = Arc::new(
-        GraphqlBackend::new(&server.url, bot_token.into(), Duration::from_secs(10))
-            .expect("client"),
-    );
     let first_chat = PARTICIPANTS[0].2.expect("a chat");
-    let mut bot: Mock = MockBot::new(chat(first_chat).text("/continue"), handler_tree());
-    bot.dependencies(deps![
-        Arc::clone(&backend_client),
-        Outbox::direct(),
-        Storage::new()
-    ]);
-    bot.dispatch().await;
+    let (_, mut bot) = bot_continuing(&server, &bot_token, first_chat).await;
     for (index, (person, _, telegram)) in PARTICIPANTS.iter().enumerate() {
         let Some(chat_id) = telegram else {
             continue;
@@ -880,21 +891,7 @@ async fn the_activity_period_shows_in_the_bot_and_the_web_form() {
 
     // Telegram: the first question as the bot shows it.
     let bot_token = server.token(TokenRole::Bot).await;
-    let backend_client: Arc<dyn BotBackend> = Arc::new(
-        GraphqlBackend::new(
-            &server.url,
-            bot_token.clone().into(),
-            Duration::from_secs(10),
-        )
-        .expect("client"),
-    );
-    let mut bot: Mock = MockBot::new(chat(2001).text("/continue"), handler_tree());
-    bot.dependencies(deps![
-        Arc::clone(&backend_client),
-        Outbox::direct(),
-        Storage::new()
-    ]);
-    bot.dispatch().await;
+    let (_, bot) = bot_continuing(&server, &bot_token, 2001).await;
     let state: State = bot.get_state().await;
     let State::Asking(prompt) = state else {
         panic!("no question on screen: {state:?}");
@@ -1101,21 +1098,7 @@ async fn facilitator_added_questions(backend: Backend) {
     );
 
     // Telegram: p-p1 answers the set's four questions, then the added one.
-    let backend_client: Arc<dyn BotBackend> = Arc::new(
-        GraphqlBackend::new(
-            &server.url,
-            bot_token.clone().into(),
-            Duration::from_secs(10),
-        )
-        .expect("client"),
-    );
-    let mut bot: Mock = MockBot::new(chat(2001).text("/continue"), handler_tree());
-    bot.dependencies(deps![
-        Arc::clone(&backend_client),
-        Outbox::direct(),
-        Storage::new()
-    ]);
-    bot.dispatch().await;
+    let (backend_client, mut bot) = bot_continuing(&server, &bot_token, 2001).await;
     let mut asked = Vec::new();
     for _ in 0..5 {
         let state: State = bot.get_state().await;
