@@ -8,6 +8,7 @@
 
 pub mod cache;
 pub mod contract;
+pub mod journal;
 pub mod keys;
 pub mod load;
 pub mod record;

@@ -40,42 +40,58 @@
 //! | `activities` | round id (`&str`) | learning activity record |
 //! | `actions` | (round id, action id) (`(&str, &str)`) | action record |
 //! | `action_reminders` | (round id, action id, kind) (`(&str, &str, &str)`) | action reminder mark record |
+//! | `journal` | `"applied"` (`&str`) | number of the last journal entry applied (`u64`) |
 //!
-//! # Writes: group commit
+//! # Writes: group commit and the journal
 //!
 //! One writer thread owns every write transaction. A write is sent to it as an operation
 //! with a reply channel; the writer waits for one, takes whatever else is queued (up to
-//! [`MAX_BATCH`]), runs them in order in one transaction, commits once (durably: redb's
-//! default immediate durability) and only then replies to each. An operation checks before
-//! it writes, so one it refuses has written nothing; when the transaction fails, every
-//! operation of the batch fails with [`StoreError::Unavailable`], and nothing of the batch
-//! is kept. Reads are short read transactions on the caller's side, begun after the write
-//! they follow was acknowledged, so they see it.
+//! [`MAX_BATCH`]), runs them in order in one transaction, commits once and only then
+//! replies to each. An operation checks before it writes, so one it refuses has written
+//! nothing; when the transaction fails, every operation of the batch fails with
+//! [`StoreError::Unavailable`], and nothing of the batch is kept. Reads are short read
+//! transactions on the caller's side, begun after the write they follow was acknowledged,
+//! so they see it.
+//!
+//! A batch made only of [`Store::execute`] requests (answers, submissions, reopenings: the
+//! bulk of all writes) is made durable by the [journal](super::journal) rather than by
+//! redb: the transaction also records the batch's entry number in `journal`, commits
+//! without syncing, and the requests it applied are appended to the journal and synced
+//! before anyone is answered. Every other batch commits durably, which makes every earlier
+//! commit durable too. At most [`CHECKPOINT_EVERY`] after the first batch left to the
+//! journal (or once the journal passes [`CHECKPOINT_BYTES`], or at close) the writer
+//! commits durably and empties the journal. At open, the entries numbered after the one
+//! `journal` holds are applied again in order, each request exactly as it was first
+//! applied, since it meets the same state. Readers may see a journaled batch a moment
+//! before its entry is synced: a crash of the machine in that moment loses such a batch,
+//! which was never acknowledged and is retried under its idempotency key.
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc;
+use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::thread;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use redb::{
-    Database, MultimapTableDefinition, ReadTransaction, ReadableDatabase, ReadableTable,
-    TableDefinition, WriteTransaction,
+    Database, Durability, MultimapTableDefinition, ReadTransaction, ReadableDatabase,
+    ReadableTable, TableDefinition, WriteTransaction,
 };
 use tokio::sync::oneshot;
 
 use super::AuditEntry;
 use super::cache::{Changes, Generation, RoundCache};
+use super::journal::{Entry, Journal};
 use super::record::AuditRecord;
 use super::record::{ActionRecord, ActionReminderMarkRecord, ActivityRecord};
 use super::record::{
     AnswerRecord, ApiTokenRecord, AssignmentRecord, EventRecord, IdempotencyRecord, LeaseRecord,
-    LinkTokenRecord, MetaRecord, OrganisationRecord, PersonRecord, ReminderMarkRecord, RoundRecord,
-    TelegramCodeRecord, TelegramNoticeRecord, ValidationRecordRecord, assignment_field, decode,
-    encode, fingerprint, plan_events,
+    LinkTokenRecord, MetaRecord, OrganisationRecord, PersonRecord, ReminderMarkRecord,
+    RequestRecord, RoundRecord, TelegramCodeRecord, TelegramNoticeRecord, ValidationRecordRecord,
+    assignment_field, decode, encode, fingerprint, plan_events,
 };
 use super::{Backend, Receipt, ResponseRequest, Store, StoreError, UPDATE_MEMORY_MILLIS};
 use crate::domain::learning::priority_allows;
@@ -90,6 +106,15 @@ use crate::domain::{
 /// The most operations one write transaction takes: enough to amortise a commit's sync
 /// under load, few enough that one transaction stays short.
 pub const MAX_BATCH: usize = 512;
+
+/// The longest a batch left to the journal waits for redb's next durable commit (a
+/// checkpoint): it bounds the journal, what a restart replays and the pages redb keeps
+/// until a durable commit lets it reuse them.
+pub const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
+
+/// The journal size past which the writer checkpoints without waiting for
+/// [`CHECKPOINT_EVERY`].
+pub const CHECKPOINT_BYTES: u64 = 8 << 20;
 
 /// Every how many [`Store::mark_update_seen`] calls the forgotten updates are pruned: the
 /// table then holds at most the updates of the memory window plus this many.
@@ -121,6 +146,9 @@ const ACTIVITIES: TableDefinition<&str, &[u8]> = TableDefinition::new("activitie
 const ACTIONS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("actions");
 const ACTION_REMINDERS: TableDefinition<(&str, &str, &str), &[u8]> =
     TableDefinition::new("action_reminders");
+const JOURNAL: TableDefinition<&str, u64> = TableDefinition::new("journal");
+/// The one key of [`JOURNAL`].
+const APPLIED: &str = "applied";
 
 /// Wraps a redb error as [`StoreError::Unavailable`]. Inside the writer, this variant
 /// also marks the transaction as no longer trustworthy (see [`Operation::run`]).
@@ -143,9 +171,42 @@ trait Operation: Send {
     /// Runs the write; returns `false` when the backend failed, after which the
     /// transaction may hold part of this write and must not be committed.
     fn run(&mut self, txn: &WriteTransaction) -> bool;
+    /// Whether the journal can make this write durable (see the module documentation);
+    /// when not, its batch commits durably.
+    fn journaled(&self) -> bool {
+        false
+    }
+    /// After [`run`](Self::run), for a journaled write: its journal record (JSON) when it
+    /// wrote something, `None` when it was refused or replayed.
+    fn record(&self) -> Option<&[u8]> {
+        None
+    }
     /// Replies to the caller: the operation's own result when the batch committed, else
     /// the batch's failure.
     fn reply(self: Box<Self>, failure: Option<&BatchFailed>);
+}
+
+/// What a caller is answered: the operation's outcome when its batch committed, else the
+/// batch's failure.
+fn settle<T>(
+    outcome: Option<Result<T, StoreError>>,
+    failure: Option<&BatchFailed>,
+) -> Result<T, StoreError> {
+    match (failure, outcome) {
+        // The operation that broke the batch reports its own cause.
+        (Some(_), Some(Err(own @ StoreError::Unavailable(_)))) => Err(own),
+        (Some(failure), _) => Err(StoreError::unavailable(failure.clone())),
+        (None, Some(outcome)) => outcome,
+        (None, None) => Err(StoreError::unavailable(BatchFailed(
+            "the operation was not run".into(),
+        ))),
+    }
+}
+
+/// Only redb failures produce `Unavailable` inside the writer; every other error is
+/// returned before the operation writes anything.
+fn sound<T>(outcome: &Result<T, StoreError>) -> bool {
+    !matches!(outcome, Err(StoreError::Unavailable(_)))
 }
 
 /// An [`Operation`] made of a closure and the channel its result goes back on.
@@ -165,75 +226,312 @@ where
             return true;
         };
         let outcome = work(txn);
-        // Only redb failures produce `Unavailable` here; every other error is returned
-        // before the operation writes anything.
-        let sound = !matches!(outcome, Err(StoreError::Unavailable(_)));
+        let sound = sound(&outcome);
         self.outcome = Some(outcome);
         sound
     }
 
     fn reply(self: Box<Self>, failure: Option<&BatchFailed>) {
-        let result = match (failure, self.outcome) {
-            // The operation that broke the batch reports its own cause.
-            (Some(_), Some(Err(own @ StoreError::Unavailable(_)))) => Err(own),
-            (Some(failure), _) => Err(StoreError::unavailable(failure.clone())),
-            (None, Some(outcome)) => outcome,
-            (None, None) => Err(StoreError::unavailable(BatchFailed(
-                "the operation was not run".into(),
-            ))),
-        };
         // The caller may have stopped waiting (its future was dropped); the write stands
         // either way, as with any store.
-        let _ = self.reply.send(result);
+        let _ = self.reply.send(settle(self.outcome, failure));
+    }
+}
+
+/// A [`Store::execute`] request: the one write the journal carries.
+struct Execute {
+    request: ResponseRequest,
+    /// Computed on the caller's task, like `record`, so the single writer does not.
+    fingerprint: String,
+    /// The request's journal record, JSON.
+    record: Vec<u8>,
+    outcome: Option<Result<Receipt, StoreError>>,
+    reply: oneshot::Sender<Result<Receipt, StoreError>>,
+}
+
+impl Operation for Execute {
+    fn run(&mut self, txn: &WriteTransaction) -> bool {
+        if self.outcome.is_some() {
+            return true;
+        }
+        let outcome = execute_in(txn, &self.request, &self.fingerprint);
+        let sound = sound(&outcome);
+        self.outcome = Some(outcome);
+        sound
+    }
+
+    fn journaled(&self) -> bool {
+        true
+    }
+
+    fn record(&self) -> Option<&[u8]> {
+        match &self.outcome {
+            Some(Ok(receipt)) if !receipt.replayed => Some(&self.record),
+            _ => None,
+        }
+    }
+
+    fn reply(self: Box<Self>, failure: Option<&BatchFailed>) {
+        let _ = self.reply.send(settle(self.outcome, failure));
     }
 }
 
 type Job = Box<dyn Operation>;
 
-/// The writer thread's loop: one batch per transaction until every sender is dropped and
-/// the queue is empty.
-fn run_writer(db: Arc<Database>, jobs: mpsc::Receiver<Job>) {
-    while let Ok(first) = jobs.recv() {
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match jobs.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
+/// The writer thread's state.
+struct Writer {
+    db: Arc<Database>,
+    /// `None` once the journal could not be emptied after a failure: every batch then
+    /// commits durably, and the file is dealt with at the next open.
+    journal: Option<Journal>,
+    /// The number the next journal entry takes.
+    next_entry: u64,
+    /// Whether redb holds commits that are not durable yet (their entries are journaled).
+    pending: bool,
+    /// When redb last committed durably.
+    last_durable: Instant,
+    checkpoint_every: Duration,
+}
+
+impl Writer {
+    /// One batch per transaction until every sender is dropped and the queue is empty;
+    /// then a last checkpoint.
+    fn run(mut self, jobs: &mpsc::Receiver<Job>) {
+        loop {
+            let first = if self.pending {
+                let wait = self
+                    .checkpoint_every
+                    .saturating_sub(self.last_durable.elapsed());
+                match jobs.recv_timeout(wait) {
+                    Ok(job) => job,
+                    Err(RecvTimeoutError::Timeout) => {
+                        self.checkpoint_logged();
+                        continue;
+                    }
+                    Err(RecvTimeoutError::Disconnected) => break,
+                }
+            } else {
+                match jobs.recv() {
+                    Ok(job) => job,
+                    Err(_) => break,
+                }
+            };
+            let mut batch = vec![first];
+            while batch.len() < MAX_BATCH {
+                match jobs.try_recv() {
+                    Ok(job) => batch.push(job),
+                    Err(_) => break,
+                }
+            }
+            let failure = self.run_batch(&mut batch);
+            if let Some(failure) = &failure {
+                tracing::error!(
+                    operations = batch.len(),
+                    "redb write batch failed: {failure}"
+                );
+            }
+            for job in batch {
+                job.reply(failure.as_ref());
+            }
+            let journal_full = self
+                .journal
+                .as_ref()
+                .is_some_and(|journal| journal.len() >= CHECKPOINT_BYTES);
+            if self.pending
+                && (journal_full || self.last_durable.elapsed() >= self.checkpoint_every)
+            {
+                self.checkpoint_logged();
             }
         }
-        let failure = run_batch(&db, &mut batch);
-        if let Some(failure) = &failure {
-            tracing::error!(
-                operations = batch.len(),
-                "redb write batch failed: {failure}"
-            );
+        if self.pending {
+            self.checkpoint_logged();
         }
-        for job in batch {
-            job.reply(failure.as_ref());
+    }
+
+    /// Runs a batch in one transaction and commits it (see the module documentation);
+    /// `Some` when it failed.
+    fn run_batch(&mut self, batch: &mut [Job]) -> Option<BatchFailed> {
+        let journaled = self.journal.is_some() && batch.iter().all(|job| job.journaled());
+        let mut txn = match self.db.begin_write() {
+            Ok(txn) => txn,
+            Err(e) => return Some(BatchFailed(e.to_string().into())),
+        };
+        if journaled && let Err(e) = txn.set_durability(Durability::None) {
+            return Some(BatchFailed(e.to_string().into()));
+        }
+        for job in batch.iter_mut() {
+            if !job.run(&txn) {
+                // Nothing of the batch may be kept; an error from the abort itself would add
+                // nothing to the failure already reported.
+                let _ = txn.abort();
+                return Some(BatchFailed(
+                    "an operation failed in the storage layer".into(),
+                ));
+            }
+        }
+        if !journaled {
+            return match txn.commit() {
+                Ok(()) => {
+                    self.durable();
+                    None
+                }
+                Err(e) => Some(BatchFailed(e.to_string().into())),
+            };
+        }
+        let records: Vec<&[u8]> = batch.iter().filter_map(|job| job.record()).collect();
+        if records.is_empty() {
+            // Every request was refused or replayed: nothing was written.
+            let _ = txn.abort();
+            return None;
+        }
+        let number = self.next_entry;
+        if let Err(e) = mark_applied(&txn, number) {
+            let _ = txn.abort();
+            return Some(BatchFailed(e.to_string().into()));
+        }
+        if let Err(e) = txn.commit() {
+            return Some(BatchFailed(e.to_string().into()));
+        }
+        self.next_entry += 1;
+        self.pending = true;
+        let appended = self
+            .journal
+            .as_mut()
+            .map(|journal| journal.append(number, &json_array(&records)));
+        match appended {
+            Some(Ok(())) => None,
+            Some(Err(e)) => {
+                tracing::error!("appending to the redb journal failed ({e}); committing durably");
+                // A durable commit makes the batch durable without the journal and empties
+                // it, torn entry and all. If that fails, the journal may end in a torn entry
+                // that would hide later ones, so no later batch of this process uses it.
+                let failure = self.checkpoint().err();
+                if failure.is_some() {
+                    self.journal = None;
+                }
+                failure
+            }
+            None => Some(BatchFailed("the journal is closed".into())),
+        }
+    }
+
+    /// Commits durably what redb holds, then empties the journal.
+    fn checkpoint(&mut self) -> Result<(), BatchFailed> {
+        let txn = self
+            .db
+            .begin_write()
+            .map_err(|e| BatchFailed(e.to_string().into()))?;
+        txn.commit()
+            .map_err(|e| BatchFailed(e.to_string().into()))?;
+        self.durable();
+        Ok(())
+    }
+
+    /// A checkpoint whose failure is logged: the journal still holds what it needs.
+    fn checkpoint_logged(&mut self) {
+        if let Err(failure) = self.checkpoint() {
+            tracing::error!("redb checkpoint failed: {failure}");
+        }
+    }
+
+    /// Notes a durable commit: what the journal holds is no longer needed.
+    fn durable(&mut self) {
+        self.pending = false;
+        self.last_durable = Instant::now();
+        let cleared = match &mut self.journal {
+            Some(journal) if !journal.is_empty() => journal.clear(),
+            _ => Ok(()),
+        };
+        if let Err(e) = cleared {
+            tracing::error!(
+                "emptying the redb journal failed ({e}); from now on every write commits durably"
+            );
+            self.journal = None;
         }
     }
 }
 
-/// Runs a batch in one transaction and commits it; `Some` when nothing was committed.
-fn run_batch(db: &Database, batch: &mut [Job]) -> Option<BatchFailed> {
-    let txn = match db.begin_write() {
-        Ok(txn) => txn,
-        Err(e) => return Some(BatchFailed(e.to_string().into())),
-    };
-    for job in batch.iter_mut() {
-        if !job.run(&txn) {
-            // Nothing of the batch may be kept; an error from the abort itself would add
-            // nothing to the failure already reported.
-            let _ = txn.abort();
-            return Some(BatchFailed(
-                "an operation failed in the storage layer".into(),
-            ));
+/// Records in `txn` that journal entries up to `number` are applied.
+fn mark_applied(txn: &WriteTransaction, number: u64) -> Result<(), redb::Error> {
+    txn.open_table(JOURNAL)?.insert(APPLIED, number)?;
+    Ok(())
+}
+
+/// Journal records joined into one JSON array.
+fn json_array(records: &[&[u8]]) -> Vec<u8> {
+    let size = records.iter().map(|record| record.len() + 1).sum::<usize>() + 1;
+    let mut payload = Vec::with_capacity(size);
+    payload.push(b'[');
+    for (index, record) in records.iter().enumerate() {
+        if index > 0 {
+            payload.push(b',');
         }
+        payload.extend_from_slice(record);
     }
-    match txn.commit() {
-        Ok(()) => None,
-        Err(e) => Some(BatchFailed(e.to_string().into())),
+    payload.push(b']');
+    payload
+}
+
+/// Applies, in one durable transaction, the journal's entries that follow the last one
+/// redb holds, then empties the journal; returns the number the next entry takes.
+///
+/// # Errors
+/// [`StoreError::Corrupt`] when an entry does not decode or the entries do not continue
+/// from the one redb holds (the files are then left as they are, for inspection);
+/// [`StoreError::Unavailable`] when redb or the file fails.
+fn replay(db: &Database, journal: &mut Journal, entries: &[Entry]) -> Result<u64, StoreError> {
+    let txn = db.begin_write().map_err(db_err)?;
+    let applied = txn
+        .open_table(JOURNAL)
+        .map_err(db_err)?
+        .get(APPLIED)
+        .map_err(db_err)?
+        .map_or(0, |number| number.value());
+    let mut last = applied;
+    let mut requests = 0_usize;
+    for entry in entries.iter().filter(|entry| entry.number > applied) {
+        if Some(entry.number) != last.checked_add(1) {
+            return Err(StoreError::Corrupt(format!(
+                "the journal {} continues with entry {} but the database holds entries up to {last}",
+                journal.path().display(),
+                entry.number
+            )));
+        }
+        let records: Vec<RequestRecord> = decode("journal entry", &entry.payload)?;
+        for record in records {
+            let request = ResponseRequest::try_from(record)?;
+            match execute_in(&txn, &request, &fingerprint(&request)) {
+                Ok(_) => requests += 1,
+                Err(e @ StoreError::Unavailable(_)) => return Err(e),
+                // The same request met the same state when first applied, so this is not
+                // reached; the others are applied all the same.
+                Err(e) => tracing::error!("a journaled request was refused when replayed: {e}"),
+            }
+        }
+        last = entry.number;
     }
+    if last > applied {
+        mark_applied(&txn, last).map_err(db_err)?;
+        txn.commit().map_err(db_err)?;
+        tracing::info!(
+            entries = last - applied,
+            requests,
+            "replayed the redb journal after an unclean stop"
+        );
+    } else {
+        txn.abort().map_err(db_err)?;
+    }
+    if !journal.is_empty() {
+        journal.clear().map_err(StoreError::unavailable)?;
+    }
+    Ok(last + 1)
+}
+
+/// The journal of the database at `path`: the same name with `.journal` added.
+pub fn journal_path(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".journal");
+    PathBuf::from(name)
 }
 
 /// The open state: the database, the writer's queue and the writer itself.
@@ -293,26 +591,45 @@ impl fmt::Debug for RedbStore {
     }
 }
 
-/// Opens (or creates) the database at `path`, creating its folder and every table, and
-/// starts its writer thread.
+/// Opens (or creates) the database at `path`, creating its folder and every table,
+/// replays its journal ([`journal_path`]) when the last stop was unclean, and starts its
+/// writer thread.
 ///
 /// # Errors
-/// [`StoreError::Unavailable`] when the folder or file cannot be created or opened (for
-/// example when another process has it open).
+/// [`StoreError::Unavailable`] when the folder or a file cannot be created or opened (for
+/// example when another process has the database open); [`StoreError::Corrupt`] when the
+/// journal cannot be replayed.
 pub fn open(path: &Path) -> Result<RedbStore, StoreError> {
+    open_with(path, CHECKPOINT_EVERY)
+}
+
+/// [`open`] with a checkpoint interval of its own (tests stretch it, to look at the files
+/// between checkpoints).
+fn open_with(path: &Path, checkpoint_every: Duration) -> Result<RedbStore, StoreError> {
     if let Some(parent) = path.parent()
         && !parent.as_os_str().is_empty()
     {
         std::fs::create_dir_all(parent).map_err(StoreError::unavailable)?;
     }
+    // redb locks the file, so a second process stops here, before the journal.
     let db = Database::create(path).map_err(db_err)?;
     create_tables(&db)?;
+    let (mut journal, entries) =
+        Journal::open(&journal_path(path)).map_err(StoreError::unavailable)?;
+    let next_entry = replay(&db, &mut journal, &entries)?;
     let db = Arc::new(db);
     let (jobs, queue) = mpsc::channel();
-    let writer_db = Arc::clone(&db);
+    let writer_state = Writer {
+        db: Arc::clone(&db),
+        journal: Some(journal),
+        next_entry,
+        pending: false,
+        last_durable: Instant::now(),
+        checkpoint_every,
+    };
     let writer = thread::Builder::new()
         .name("redb-writer".to_owned())
-        .spawn(move || run_writer(writer_db, queue))
+        .spawn(move || writer_state.run(&queue))
         .map_err(StoreError::unavailable)?;
     Ok(RedbStore {
         path: path.to_owned(),
@@ -349,6 +666,7 @@ fn create_tables(db: &Database) -> Result<(), StoreError> {
     txn.open_table(ACTIVITIES).map_err(db_err)?;
     txn.open_table(ACTIONS).map_err(db_err)?;
     txn.open_table(ACTION_REMINDERS).map_err(db_err)?;
+    txn.open_table(JOURNAL).map_err(db_err)?;
     txn.commit().map_err(db_err)
 }
 
@@ -389,17 +707,27 @@ impl RedbStore {
         T: Send + 'static,
         F: FnOnce(&WriteTransaction) -> Result<T, StoreError> + Send + 'static,
     {
+        self.queue(|reply| {
+            Box::new(Op {
+                work: Some(work),
+                outcome: None,
+                reply,
+            })
+        })
+        .await
+    }
+
+    /// Queues the job `job` makes around its reply channel and waits for the reply.
+    async fn queue<T>(
+        &self,
+        job: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> Job,
+    ) -> Result<T, StoreError> {
         let (reply, answer) = oneshot::channel();
         {
             let state = self.state.read().unwrap_or_else(PoisonError::into_inner);
             let open = state.as_ref().ok_or(StoreError::Closed)?;
-            let job: Job = Box::new(Op {
-                work: Some(work),
-                outcome: None,
-                reply,
-            });
             open.jobs
-                .send(job)
+                .send(job(reply))
                 .map_err(|_| StoreError::unavailable(WriterGone))?;
         }
         answer
@@ -1152,9 +1480,22 @@ impl Store for RedbStore {
 
     async fn execute(&self, request: &ResponseRequest) -> Result<Receipt, StoreError> {
         let request = request.clone();
-        let request_fingerprint = fingerprint(&request);
-        self.write(move |txn| execute_in(txn, &request, &request_fingerprint))
-            .await
+        let fingerprint = fingerprint(&request);
+        let record = encode(&RequestRecord::from(&request));
+        let outcome = self
+            .queue(|reply| {
+                Box::new(Execute {
+                    request,
+                    fingerprint,
+                    record,
+                    outcome: None,
+                    reply,
+                })
+            })
+            .await;
+        // Committed (or not): either way, views computed before may be stale now.
+        self.changes.note();
+        outcome
     }
 
     async fn response(&self, key: &ResponseKey) -> Result<Option<Response>, StoreError> {
@@ -1848,6 +2189,187 @@ mod tests {
             store.responses(&key.round).await.expect("lists"),
             vec![other, key]
         );
+    }
+
+    /// Copies the database (and, when `with_journal`, its journal) as they are on disk
+    /// now, into `to`: what a crash of the process at this moment would leave.
+    fn crash_copy(path: &Path, to: &Path, with_journal: bool) -> PathBuf {
+        std::fs::create_dir_all(to).expect("creates the copy's folder");
+        let copy = to.join("stagewise.redb");
+        std::fs::copy(path, &copy).expect("copies the database");
+        if with_journal {
+            std::fs::copy(journal_path(path), journal_path(&copy)).expect("copies the journal");
+        }
+        copy
+    }
+
+    fn journal_len(path: &Path) -> u64 {
+        std::fs::metadata(journal_path(path))
+            .expect("the journal exists")
+            .len()
+    }
+
+    #[tokio::test]
+    async fn journaled_writes_survive_a_crash_and_are_applied_once() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("live/stagewise.redb");
+        // No checkpoint while the test runs: redb alone holds only the durable commits.
+        let store = open_with(&path, Duration::from_secs(3600)).expect("opens");
+        let organisation =
+            Organisation::new(key("unicef").organisation, "UNICEF", None).expect("organisation");
+        // A durable batch (not an `execute`) before the journaled ones.
+        store
+            .put_organisation(&organisation)
+            .await
+            .expect("puts organisation");
+        let keys = [key("unicef"), key("unfpa")];
+        for n in 1..=6 {
+            for key in &keys {
+                store
+                    .execute(&answer(key, &format!("k{n}"), n, i64::from(n % 5 + 1), 10))
+                    .await
+                    .expect("executes");
+            }
+        }
+        // Several requests in one batch, a replay and a refusal among them.
+        let concurrent = (7..=12).map(|n| {
+            let store = &store;
+            let key = keys[0].clone();
+            async move {
+                store
+                    .execute(&answer(&key, &format!("k{n}"), n, 2, 20))
+                    .await
+            }
+        });
+        for outcome in futures_util::future::join_all(concurrent).await {
+            outcome.expect("executes");
+        }
+        assert!(
+            store
+                .execute(&answer(&keys[0], "k1", 1, 2, 30))
+                .await
+                .expect("replays")
+                .replayed
+        );
+        store
+            .execute(&request(&keys[1], "submit", Command::Submit, 40))
+            .await
+            .expect("submits");
+        assert!(matches!(
+            store
+                .execute(&request(&keys[1], "again", Command::Submit, 41))
+                .await,
+            Err(StoreError::Refused(CommandError::AlreadySubmitted))
+        ));
+        let histories = [
+            store.history(&keys[0]).await.expect("history"),
+            store.history(&keys[1]).await.expect("history"),
+        ];
+        assert_eq!(histories[0].len(), 12);
+        assert_eq!(histories[1].len(), 7);
+        assert!(journal_len(&path) > 0, "the answers are in the journal");
+
+        let bare = crash_copy(&path, &dir.path().join("bare"), false);
+        let crashed = crash_copy(&path, &dir.path().join("crashed"), true);
+        drop(store);
+
+        // Without the journal, redb holds only its durable commits: the journal, not a
+        // durable commit, is what brings the answers back below.
+        {
+            let store = open(&bare).expect("opens the bare copy");
+            assert_eq!(
+                store.organisations().await.expect("lists"),
+                vec![organisation.clone()]
+            );
+            assert!(store.history(&keys[0]).await.expect("history").is_empty());
+            store.close().await.expect("closes");
+        }
+        let store = open(&crashed).expect("opens after the crash");
+        assert_eq!(journal_len(&crashed), 0, "replayed and emptied");
+        for (key, history) in keys.iter().zip(&histories) {
+            assert_eq!(&store.history(key).await.expect("history"), history);
+        }
+        let submitted = store.response(&keys[1]).await.expect("reads");
+        assert_eq!(
+            submitted.expect("exists").meta.status,
+            ResponseStatus::Submitted
+        );
+        // Acknowledged requests are known by their keys; new ones go on after them.
+        let again = store
+            .execute(&answer(&keys[0], "k12", 12, 2, 20))
+            .await
+            .expect("replays");
+        assert!(again.replayed);
+        let next = store
+            .execute(&answer(&keys[0], "after", 1, 5, 50))
+            .await
+            .expect("executes after the replay");
+        assert_eq!(next.events[0].seq, 13);
+        store.close().await.expect("closes");
+
+        // Opening again applies nothing twice.
+        let store = open(&crashed).expect("reopens");
+        let mut grown = histories[0].clone();
+        grown.extend(next.events);
+        assert_eq!(store.history(&keys[0]).await.expect("history"), grown);
+        assert_eq!(
+            store.history(&keys[1]).await.expect("history"),
+            histories[1]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_checkpoint_leaves_redb_alone_holding_journaled_writes() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("stagewise.redb");
+        let store = open_with(&path, Duration::from_millis(50)).expect("opens");
+        let key = key("unicef");
+        for n in 1..=3 {
+            store
+                .execute(&answer(&key, &format!("k{n}"), n, 3, 5))
+                .await
+                .expect("executes");
+        }
+        // The idle writer checkpoints within the interval and empties the journal.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while journal_len(&path) > 0 {
+            assert!(Instant::now() < deadline, "no checkpoint within 10 s");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let bare = crash_copy(&path, &dir.path().join("bare"), false);
+        let copy = open(&bare).expect("opens the copy");
+        assert_eq!(copy.history(&key).await.expect("history").len(), 3);
+        copy.close().await.expect("closes");
+
+        // Closing checkpoints too.
+        store
+            .execute(&answer(&key, "k4", 4, 3, 5))
+            .await
+            .expect("executes");
+        store.close().await.expect("closes");
+        assert_eq!(journal_len(&path), 0);
+        let bare = crash_copy(&path, &dir.path().join("closed"), false);
+        let copy = open(&bare).expect("opens the copy");
+        assert_eq!(copy.history(&key).await.expect("history").len(), 4);
+    }
+
+    #[tokio::test]
+    async fn a_journal_that_skips_entries_is_refused_and_left_for_inspection() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("stagewise.redb");
+        open(&path).expect("creates").close().await.expect("closes");
+        let (mut journal, _) = Journal::open(&journal_path(&path)).expect("opens the journal");
+        // The database has applied no entry, so the journal must start at 1.
+        journal.append(3, b"[]").expect("appends");
+        drop(journal);
+        let before = journal_len(&path);
+        match open(&path) {
+            Err(StoreError::Corrupt(message)) => {
+                assert!(message.contains("entry 3"), "{message}");
+            }
+            other => panic!("expected a corrupt journal, got {other:?}"),
+        }
+        assert_eq!(journal_len(&path), before, "the journal is left as it was");
     }
 
     #[tokio::test]
