@@ -161,6 +161,12 @@ fn db_err(error: impl Into<redb::Error>) -> StoreError {
 #[error("the write batch was not committed: {0}")]
 struct BatchFailed(Arc<str>);
 
+impl BatchFailed {
+    fn of(error: impl fmt::Display) -> Self {
+        Self(error.to_string().into())
+    }
+}
+
 /// The writer thread is gone (it stopped or panicked) before answering.
 #[derive(Debug, thiserror::Error)]
 #[error("the redb writer thread has stopped")]
@@ -354,10 +360,10 @@ impl Writer {
         let journaled = self.journal.is_some() && batch.iter().all(|job| job.journaled());
         let mut txn = match self.db.begin_write() {
             Ok(txn) => txn,
-            Err(e) => return Some(BatchFailed(e.to_string().into())),
+            Err(e) => return Some(BatchFailed::of(e)),
         };
         if journaled && let Err(e) = txn.set_durability(Durability::None) {
-            return Some(BatchFailed(e.to_string().into()));
+            return Some(BatchFailed::of(e));
         }
         for job in batch.iter_mut() {
             if !job.run(&txn) {
@@ -375,7 +381,7 @@ impl Writer {
                     self.durable();
                     None
                 }
-                Err(e) => Some(BatchFailed(e.to_string().into())),
+                Err(e) => Some(BatchFailed::of(e)),
             };
         }
         let records: Vec<&[u8]> = batch.iter().filter_map(|job| job.record()).collect();
@@ -387,10 +393,10 @@ impl Writer {
         let number = self.next_entry;
         if let Err(e) = mark_applied(&txn, number) {
             let _ = txn.abort();
-            return Some(BatchFailed(e.to_string().into()));
+            return Some(BatchFailed::of(e));
         }
         if let Err(e) = txn.commit() {
-            return Some(BatchFailed(e.to_string().into()));
+            return Some(BatchFailed::of(e));
         }
         self.next_entry += 1;
         self.pending = true;
@@ -417,12 +423,8 @@ impl Writer {
 
     /// Commits durably what redb holds, then empties the journal.
     fn checkpoint(&mut self) -> Result<(), BatchFailed> {
-        let txn = self
-            .db
-            .begin_write()
-            .map_err(|e| BatchFailed(e.to_string().into()))?;
-        txn.commit()
-            .map_err(|e| BatchFailed(e.to_string().into()))?;
+        let txn = self.db.begin_write().map_err(BatchFailed::of)?;
+        txn.commit().map_err(BatchFailed::of)?;
         self.durable();
         Ok(())
     }
