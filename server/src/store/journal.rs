@@ -25,8 +25,9 @@ use std::path::{Path, PathBuf};
 /// Bytes before each entry's payload.
 const HEADER: usize = 16;
 
-/// The largest payload read back: far above any batch written (a batch holds at most
-/// [`super::redb::MAX_BATCH`] requests of bounded size), so a larger length is damage.
+/// The largest payload: far above any batch written (a batch holds at most
+/// [`super::redb::MAX_BATCH`] requests of bounded size). [`Journal::append`] refuses a
+/// larger one, so reading takes a larger length for damage.
 const MAX_PAYLOAD: usize = 256 << 20;
 
 /// One journal entry: a numbered batch.
@@ -91,10 +92,17 @@ impl Journal {
     /// survives a crash of the process or of the machine.
     ///
     /// # Errors
-    /// When the write or the sync fails. The file is then cut back to its entries before
-    /// this one; if even that fails, the error says so and the journal must not be
-    /// appended to again (a torn entry would hide every later one).
+    /// When the payload is over [`MAX_PAYLOAD`] (nothing is written), or the write or the
+    /// sync fails. The file is then cut back to its entries before this one; if even that
+    /// fails, the error says so and the journal must not be appended to again (a torn
+    /// entry would hide every later one).
     pub fn append(&mut self, number: u64, payload: &[u8]) -> io::Result<()> {
+        if payload.len() > MAX_PAYLOAD {
+            return Err(io::Error::other(format!(
+                "a journal entry of {} bytes is over the limit of {MAX_PAYLOAD}",
+                payload.len()
+            )));
+        }
         let framed = frame(number, payload);
         let written = self
             .file
@@ -260,6 +268,22 @@ mod tests {
         let mut bytes = frame(1, b"x");
         bytes[..4].copy_from_slice(&u32::MAX.to_le_bytes());
         assert!(parse(&bytes).is_empty());
+    }
+
+    #[test]
+    fn an_entry_over_the_limit_is_refused_and_nothing_is_written() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("j");
+        let (mut journal, _) = Journal::open(&path).expect("creates");
+        journal.append(1, b"[]").expect("appends");
+        let before = journal.len();
+        let huge = vec![0_u8; MAX_PAYLOAD + 1];
+        assert!(journal.append(2, &huge).is_err());
+        assert_eq!(journal.len(), before);
+        assert_eq!(std::fs::metadata(&path).expect("meta").len(), before);
+        journal.append(2, b"[]").expect("appends after the refusal");
+        drop(journal);
+        assert_eq!(Journal::open(&path).expect("reopens").1.len(), 2);
     }
 
     #[test]
