@@ -580,22 +580,25 @@ pub enum EventKindRecord {
     },
 }
 
-impl From<&EventKind> for EventKindRecord {
-    fn from(kind: &EventKind) -> Self {
-        match kind {
-            EventKind::Answer {
-                question,
-                change: AnswerChange::Set(value),
-            } => Self::Set {
+impl EventKindRecord {
+    /// The record of an answer set or cleared.
+    fn answer(question: &QuestionId, change: &AnswerChange) -> Self {
+        match change {
+            AnswerChange::Set(value) => Self::Set {
                 question: question.to_string(),
                 value: value.into(),
             },
-            EventKind::Answer {
-                question,
-                change: AnswerChange::Clear,
-            } => Self::Clear {
+            AnswerChange::Clear => Self::Clear {
                 question: question.to_string(),
             },
+        }
+    }
+}
+
+impl From<&EventKind> for EventKindRecord {
+    fn from(kind: &EventKind) -> Self {
+        match kind {
+            EventKind::Answer { question, change } => Self::answer(question, change),
             EventKind::Submitted => Self::Submitted,
             EventKind::Reopened { reason } => Self::Reopened {
                 reason: reason.clone(),
@@ -803,15 +806,7 @@ impl From<&Command> for CommandRecord {
             Command::Answers(answers) => Self::Answers {
                 answers: answers
                     .iter()
-                    .map(|(question, change)| match change {
-                        AnswerChange::Set(value) => EventKindRecord::Set {
-                            question: question.to_string(),
-                            value: value.into(),
-                        },
-                        AnswerChange::Clear => EventKindRecord::Clear {
-                            question: question.to_string(),
-                        },
-                    })
+                    .map(|(question, change)| EventKindRecord::answer(question, change))
                     .collect(),
             },
             Command::Submit => Self::Submit,
@@ -1561,6 +1556,16 @@ mod tests {
             // The fingerprint, stored with every idempotency key, is unchanged by the trip.
             assert_eq!(fingerprint(&back), fingerprint(&original));
         }
+    }
+
+    #[test]
+    fn fingerprints_stay_what_stored_idempotency_records_hold() {
+        // Stored with every idempotency key: a change here would turn every retry of a
+        // request made before it into a conflict.
+        assert_eq!(
+            fingerprint(&request(3, 1)),
+            "cf91337f0847b0afd8befed50ae7fe777ff5fab962a48797b6863a9301a399c5"
+        );
     }
 
     #[test]
