@@ -646,6 +646,20 @@ async fn answer(server: &TestServer, round: &str, person: &str, question: &str, 
 
 /// A monthly review repeats: the next cycle reuses the questions, participants and
 /// concept note, and the answers of both cycles come back side by side.
+/// The cycles of the repeated activity `aar-flood-2`, each with the fields `selection`.
+async fn cycles_of(server: &TestServer, selection: &str) -> Vec<Value> {
+    let cycles = server
+        .admin(
+            &format!("query {{ activityCycles(roundId: \"aar-flood-2\") {{ {selection} }} }}"),
+            json!({}),
+        )
+        .await;
+    data(&cycles)["activityCycles"]
+        .as_array()
+        .expect("cycles")
+        .clone()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_repeated_activity_compares_answers_across_cycles() {
     let server = TestServer::spawn(Backend::Redb).await;
@@ -725,17 +739,11 @@ async fn a_repeated_activity_compares_answers_across_cycles() {
     )
     .await;
 
-    let cycles = server
-        .admin(
-            "query { activityCycles(roundId: \"aar-flood-2\") { roundId cycle period participants \
-             questions { questionId count answers { personId text } } } }",
-            json!({}),
-        )
-        .await;
-    let cycles = data(&cycles)["activityCycles"]
-        .as_array()
-        .expect("cycles")
-        .clone();
+    let cycles = cycles_of(
+        &server,
+        "roundId cycle period participants questions { questionId count answers { personId text } }",
+    )
+    .await;
     assert_eq!(cycles.len(), 2);
     assert_eq!(
         (&cycles[0]["roundId"], &cycles[0]["cycle"]),
@@ -1363,16 +1371,7 @@ async fn facilitator_added_questions(backend: Backend) {
         "Calls answered within a day",
     )
     .await;
-    let cycles = server
-        .admin(
-            "query { activityCycles(roundId: \"aar-flood-2\") { cycle questions { questionId text count } } }",
-            json!({}),
-        )
-        .await;
-    let cycles = data(&cycles)["activityCycles"]
-        .as_array()
-        .expect("cycles")
-        .clone();
+    let cycles = cycles_of(&server, "cycle questions { questionId text count }").await;
     assert_eq!(cycles.len(), 2);
     for (cycle, count) in cycles.iter().zip([2, 1]) {
         let added = cycle["questions"]
