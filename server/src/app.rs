@@ -15,6 +15,7 @@ use crate::events::{EventBus, InProcessBus, RedisBus};
 use crate::graphql::{self, AppSchema};
 use crate::metrics::Metrics;
 use crate::store::{self, SharedStore};
+use async_graphql::ValidationMode;
 
 /// What every request shares.
 pub struct AppState {
@@ -30,6 +31,9 @@ pub struct AppState {
     pub settings: LoadedSettings,
     /// The GraphQL schema with its limits.
     pub schema: AppSchema,
+    /// The same schema in async-graphql's fast validation mode, for documents that have
+    /// passed full validation before (see [`graphql::cache`]).
+    pub fast_schema: AppSchema,
     /// Profiles and matrices computed so far.
     pub views: crate::service::views::Views,
     /// The same, converted for GraphQL.
@@ -121,7 +125,8 @@ impl App {
             }
         };
         let mailer = crate::email::Mailer::build(&settings).context("failed to set up email")?;
-        let schema = graphql::build(&settings.settings.graphql);
+        let schema = graphql::build(&settings.settings.graphql, ValidationMode::Strict);
+        let fast_schema = graphql::build(&settings.settings.graphql, ValidationMode::Fast);
         let bind = settings.settings.server.bind.clone();
         let acceptor = TcpListener::bind(bind.clone())
             .into_acceptor()
@@ -149,6 +154,7 @@ impl App {
                 metrics: Metrics::default(),
                 settings,
                 schema,
+                fast_schema,
                 views: crate::service::views::Views::default(),
                 converted: graphql::profile::Converted::default(),
                 web: crate::web::WebState::default(),

@@ -22,7 +22,9 @@ pub mod validation;
 
 use std::sync::Arc;
 
-use async_graphql::{Context, MergedObject, MergedSubscription, Schema, SchemaBuilder};
+use async_graphql::{
+    Context, MergedObject, MergedSubscription, Schema, SchemaBuilder, ValidationMode,
+};
 
 use crate::app::AppState;
 use crate::config::GraphqlSettings;
@@ -71,9 +73,12 @@ pub fn schema_builder() -> SchemaBuilder<Query, Mutation, Subscription> {
     )
 }
 
-/// The schema with the configured limits; request data is attached per request.
-pub fn build(settings: &GraphqlSettings) -> AppSchema {
+/// The schema with the configured limits, validating in `mode`; request data is attached
+/// per request. The server builds it twice: strict for every document the first time,
+/// fast for documents that passed (see [`cache`]).
+pub fn build(settings: &GraphqlSettings, mode: ValidationMode) -> AppSchema {
     let mut builder = schema_builder()
+        .validation_mode(mode)
         .limit_depth(settings.max_depth)
         .limit_complexity(settings.max_complexity);
     if !settings.introspection {

@@ -161,14 +161,19 @@ async fn graphql(request: &Request, body: Body, Data(state): Data<&Arc<AppState>
 pub async fn execute(
     state: &Arc<AppState>,
     identity: access::Identity,
-    mut request: async_graphql::Request,
+    request: async_graphql::Request,
 ) -> async_graphql::Response {
     let context = RequestContext {
         state: Arc::clone(state),
         identity,
     };
-    state.documents.prepare(&mut request);
-    let mut response = state.schema.execute(request.data(context)).await;
+    let mut response = crate::graphql::cache::execute(
+        &state.documents,
+        &state.schema,
+        &state.fast_schema,
+        request.data(context),
+    )
+    .await;
     for error in &mut response.errors {
         // Parse and validation errors (depth, complexity, unknown fields) carry no code.
         let extensions = error
