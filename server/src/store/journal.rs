@@ -26,7 +26,7 @@ use std::path::{Path, PathBuf};
 const HEADER: usize = 16;
 
 /// The largest payload: far above any batch written (a batch holds at most
-/// [`super::redb::MAX_BATCH`] requests of bounded size). [`Journal::append`] refuses a
+/// [`super::redb::MAX_BATCH`] requests of bounded size). [`Journal::write`] refuses a
 /// larger one, so reading takes a larger length for damage.
 const MAX_PAYLOAD: usize = 256 << 20;
 
@@ -88,15 +88,16 @@ impl Journal {
         self.len == 0
     }
 
-    /// Appends an entry and syncs it to the disk; once this returns `Ok`, the entry
-    /// survives a crash of the process or of the machine.
+    /// Appends an entry without syncing it: it survives a crash of the process at once,
+    /// and one of the machine once [`sync`](Self::sync) (or a sync through a
+    /// [`sync_handle`](Self::sync_handle)) has returned after this.
     ///
     /// # Errors
-    /// When the payload is over [`MAX_PAYLOAD`] (nothing is written), or the write or the
-    /// sync fails. The file is then cut back to its entries before this one; if even that
-    /// fails, the error says so and the journal must not be appended to again (a torn
-    /// entry would hide every later one).
-    pub fn append(&mut self, number: u64, payload: &[u8]) -> io::Result<()> {
+    /// When the payload is over [`MAX_PAYLOAD`] (nothing is written), or the write fails.
+    /// The file is then cut back to its entries before this one; if even that fails, the
+    /// error says so and the journal must not be appended to again (a torn entry would
+    /// hide every later one).
+    pub fn write(&mut self, number: u64, payload: &[u8]) -> io::Result<()> {
         if payload.len() > MAX_PAYLOAD {
             return Err(io::Error::other(format!(
                 "a journal entry of {} bytes is over the limit of {MAX_PAYLOAD}",
@@ -104,11 +105,7 @@ impl Journal {
             )));
         }
         let framed = frame(number, payload);
-        let written = self
-            .file
-            .write_all(&framed)
-            .and_then(|()| self.file.sync_data());
-        match written {
+        match self.file.write_all(&framed) {
             Ok(()) => {
                 self.len += u64::try_from(framed.len()).unwrap_or(u64::MAX);
                 Ok(())
@@ -120,6 +117,34 @@ impl Journal {
                 ))),
             },
         }
+    }
+
+    /// Syncs what was written to the disk.
+    ///
+    /// # Errors
+    /// When the sync fails: what was written since the last successful sync may then be
+    /// lost in a crash of the machine, even after a later sync succeeds.
+    pub fn sync(&self) -> io::Result<()> {
+        self.file.sync_data()
+    }
+
+    /// Appends an entry and syncs it: [`write`](Self::write), then [`sync`](Self::sync).
+    ///
+    /// # Errors
+    /// As theirs.
+    #[cfg(test)]
+    pub fn append(&mut self, number: u64, payload: &[u8]) -> io::Result<()> {
+        self.write(number, payload)?;
+        self.sync()
+    }
+
+    /// A second handle on the file, for syncing it from another thread while this one
+    /// goes on writing (a sync covers every write made before it starts).
+    ///
+    /// # Errors
+    /// When the operating system cannot duplicate the handle.
+    pub fn sync_handle(&self) -> io::Result<File> {
+        self.file.try_clone()
     }
 
     /// Empties the journal, once what it held is durable elsewhere. Not synced: entries

@@ -56,11 +56,18 @@
 //! A batch made only of [`Store::execute`] requests (answers, submissions, reopenings: the
 //! bulk of all writes) is made durable by the [journal](super::journal) rather than by
 //! redb: the transaction also records the batch's entry number in `journal`, commits
-//! without syncing, and the requests it applied are appended to the journal and synced
-//! before anyone is answered. Every other batch commits durably, which makes every earlier
-//! commit durable too. At most [`CHECKPOINT_EVERY`] after the first batch left to the
-//! journal (or once the journal passes [`CHECKPOINT_BYTES`], or at close) the writer
-//! commits durably and empties the journal. At open, the entries numbered after the one
+//! without syncing, and the requests it applied are appended to the journal; a second
+//! thread, the syncer, syncs the journal and only then answers them, while the writer
+//! goes on with the next batch. The syncer answers batches in the order they were
+//! written, each after a sync that began once it was written, so a batch that wrote
+//! nothing (its requests replayed or refused, perhaps on the strength of a batch still
+//! being synced) waits for the syncs before it too. After a failed sync, nothing more is
+//! answered from the journal: the waiting batches fail (they are kept, so a retry under
+//! the same idempotency key replays them), and the writer commits durably from then on.
+//! Every other batch commits durably, which makes every earlier commit durable too, and
+//! is answered by the writer at once. At most [`CHECKPOINT_EVERY`] after the first batch
+//! left to the journal (or once the journal passes [`CHECKPOINT_BYTES`], or at close) the
+//! writer commits durably and empties the journal. At open, the entries numbered after the one
 //! `journal` holds are applied again in order, each request exactly as it was first
 //! applied, since it meets the same state. Readers may see a journaled batch a moment
 //! before its entry is synced: a crash of the machine in that moment loses such a batch,
@@ -69,7 +76,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::thread;
@@ -297,6 +304,22 @@ struct Writer {
     /// When redb last committed durably.
     last_durable: Instant,
     checkpoint_every: Duration,
+    /// The thread that syncs the journal and then answers; `None` once stopped.
+    syncer: Option<SyncerHandle>,
+}
+
+/// How a batch is answered.
+enum Settled {
+    /// By the writer, now: the batch failed, or committed durably (which made every
+    /// earlier commit durable too).
+    Now(Option<BatchFailed>),
+    /// By the syncer, after a sync that started once this batch was written: it went to
+    /// the journal, or its outcome (a replay, a refusal) may rest on an earlier batch
+    /// that is still waiting for its sync.
+    AfterSync {
+        /// Whether the batch appended a journal entry.
+        appended: bool,
+    },
 }
 
 impl Writer {
@@ -329,15 +352,20 @@ impl Writer {
                     Err(_) => break,
                 }
             }
-            let failure = self.run_batch(&mut batch);
-            if let Some(failure) = &failure {
-                tracing::error!(
-                    operations = batch.len(),
-                    "redb write batch failed: {failure}"
-                );
-            }
-            for job in batch {
-                job.reply(failure.as_ref());
+            self.heal();
+            match self.run_batch(&mut batch) {
+                Settled::Now(failure) => {
+                    if let Some(failure) = &failure {
+                        tracing::error!(
+                            operations = batch.len(),
+                            "redb write batch failed: {failure}"
+                        );
+                    }
+                    for job in batch {
+                        job.reply(failure.as_ref());
+                    }
+                }
+                Settled::AfterSync { appended } => self.after_sync(batch, appended),
             }
             let journal_full = self
                 .journal
@@ -352,60 +380,103 @@ impl Writer {
         if self.pending {
             self.checkpoint_logged();
         }
+        // The syncer answers what it holds, then stops.
+        if let Some(syncer) = self.syncer.take() {
+            syncer.stop();
+        }
     }
 
-    /// Runs a batch in one transaction and commits it (see the module documentation);
-    /// `Some` when it failed.
-    fn run_batch(&mut self, batch: &mut [Job]) -> Option<BatchFailed> {
+    /// Hands a batch to the syncer; if it has stopped (it panicked), commits durably
+    /// and answers here.
+    fn after_sync(&mut self, batch: Vec<Job>, appended: bool) {
+        let Some(syncer) = &self.syncer else {
+            let failure = self.checkpoint().err();
+            for job in batch {
+                job.reply(failure.as_ref());
+            }
+            return;
+        };
+        if let Err(mpsc::SendError(group)) = syncer.groups.send(Group {
+            jobs: batch,
+            appended,
+        }) {
+            tracing::error!("the redb journal syncer has stopped; committing durably");
+            self.syncer = None;
+            self.journal = None;
+            let failure = self.checkpoint().err();
+            for job in group.jobs {
+                job.reply(failure.as_ref());
+            }
+        }
+    }
+
+    /// After a failed sync of the journal: commits durably, which makes every batch
+    /// committed so far durable without the journal, and from then on commits every
+    /// batch durably. The batches that were waiting for a sync are answered with the
+    /// failure (they are kept, so a retry under the same idempotency key replays them).
+    fn heal(&mut self) {
+        let broken = self
+            .syncer
+            .as_ref()
+            .is_some_and(|syncer| syncer.broken.load(Ordering::Acquire));
+        if broken && self.journal.is_some() {
+            // The checkpoint empties the journal; nothing is written to it again.
+            self.checkpoint_logged();
+            self.journal = None;
+        }
+    }
+
+    /// Runs a batch in one transaction and commits it (see the module documentation).
+    fn run_batch(&mut self, batch: &mut [Job]) -> Settled {
         let journaled = self.journal.is_some() && batch.iter().all(|job| job.journaled());
         let mut txn = match self.db.begin_write() {
             Ok(txn) => txn,
-            Err(e) => return Some(BatchFailed::of(e)),
+            Err(e) => return Settled::Now(Some(BatchFailed::of(e))),
         };
         if journaled && let Err(e) = txn.set_durability(Durability::None) {
-            return Some(BatchFailed::of(e));
+            return Settled::Now(Some(BatchFailed::of(e)));
         }
         for job in batch.iter_mut() {
             if !job.run(&txn) {
                 // Nothing of the batch may be kept; an error from the abort itself would add
                 // nothing to the failure already reported.
                 let _ = txn.abort();
-                return Some(BatchFailed(
+                return Settled::Now(Some(BatchFailed(
                     "an operation failed in the storage layer".into(),
-                ));
+                )));
             }
         }
         if !journaled {
-            return match txn.commit() {
+            return Settled::Now(match txn.commit() {
                 Ok(()) => {
                     self.durable();
                     None
                 }
                 Err(e) => Some(BatchFailed::of(e)),
-            };
+            });
         }
         let records: Vec<&[u8]> = batch.iter().filter_map(|job| job.record()).collect();
         if records.is_empty() {
             // Every request was refused or replayed: nothing was written.
             let _ = txn.abort();
-            return None;
+            return Settled::AfterSync { appended: false };
         }
         let number = self.next_entry;
         if let Err(e) = mark_applied(&txn, number) {
             let _ = txn.abort();
-            return Some(BatchFailed::of(e));
+            return Settled::Now(Some(BatchFailed::of(e)));
         }
         if let Err(e) = txn.commit() {
-            return Some(BatchFailed::of(e));
+            return Settled::Now(Some(BatchFailed::of(e)));
         }
         self.next_entry += 1;
         self.pending = true;
-        let appended = self
+        let written = self
             .journal
             .as_mut()
-            .map(|journal| journal.append(number, &json_array(&records)));
-        match appended {
-            Some(Ok(())) => None,
+            .map(|journal| journal.write(number, &json_array(&records)));
+        match written {
+            Some(Ok(())) => Settled::AfterSync { appended: true },
             Some(Err(e)) => {
                 tracing::error!("appending to the redb journal failed ({e}); committing durably");
                 // A durable commit makes the batch durable without the journal and empties
@@ -415,9 +486,9 @@ impl Writer {
                 if failure.is_some() {
                     self.journal = None;
                 }
-                failure
+                Settled::Now(failure)
             }
-            None => Some(BatchFailed("the journal is closed".into())),
+            None => Settled::Now(Some(BatchFailed("the journal is closed".into()))),
         }
     }
 
@@ -449,6 +520,99 @@ impl Writer {
                 "emptying the redb journal failed ({e}); from now on every write commits durably"
             );
             self.journal = None;
+        }
+    }
+}
+
+/// A journaled batch waiting for the sync after which it is answered.
+struct Group {
+    jobs: Vec<Job>,
+    /// Whether the batch appended a journal entry (one that did not still waits for the
+    /// syncs of the batches before it).
+    appended: bool,
+}
+
+/// Syncs the journal's file to the disk.
+type SyncFn = Box<dyn FnMut() -> std::io::Result<()> + Send>;
+
+/// The journal's syncer: a thread of its own, so that the writer runs the next batch
+/// while the disk syncs the entries before it. It waits for a batch, takes every other
+/// one already waiting, syncs once when any of them appended an entry, and answers them
+/// all in the order they were written. A sync covers every write made before it began,
+/// so no batch is answered before its entry, and every entry before it, is durable.
+struct Syncer {
+    sync: SyncFn,
+    /// Set for good once a sync failed (see [`Writer::heal`]).
+    broken: Arc<AtomicBool>,
+}
+
+/// The writer's side of the syncer.
+struct SyncerHandle {
+    groups: mpsc::Sender<Group>,
+    broken: Arc<AtomicBool>,
+    thread: thread::JoinHandle<()>,
+}
+
+impl SyncerHandle {
+    /// Starts the syncer thread.
+    fn start(sync: SyncFn) -> std::io::Result<Self> {
+        let broken = Arc::new(AtomicBool::new(false));
+        let (groups, queue) = mpsc::channel();
+        let syncer = Syncer {
+            sync,
+            broken: Arc::clone(&broken),
+        };
+        let thread = thread::Builder::new()
+            .name("redb-journal-sync".to_owned())
+            .spawn(move || syncer.run(&queue))?;
+        Ok(Self {
+            groups,
+            broken,
+            thread,
+        })
+    }
+
+    /// Lets the syncer answer what it holds and waits for it.
+    fn stop(self) {
+        drop(self.groups);
+        if self.thread.join().is_err() {
+            tracing::error!("the redb journal syncer panicked");
+        }
+    }
+}
+
+impl Syncer {
+    fn run(mut self, queue: &mpsc::Receiver<Group>) {
+        while let Ok(first) = queue.recv() {
+            let mut waiting = vec![first];
+            waiting.extend(queue.try_iter());
+            let failure = self.sync_for(&waiting);
+            for job in waiting.into_iter().flat_map(|group| group.jobs) {
+                job.reply(failure.as_ref());
+            }
+        }
+    }
+
+    /// Makes the waiting batches durable: `Some` when that failed, now or before.
+    fn sync_for(&mut self, waiting: &[Group]) -> Option<BatchFailed> {
+        if self.broken.load(Ordering::Acquire) {
+            // A later sync can succeed while an earlier write was lost, so nothing
+            // after a failure is answered from the journal.
+            return Some(BatchFailed("an earlier sync of the journal failed".into()));
+        }
+        if !waiting.iter().any(|group| group.appended) {
+            // Every earlier entry was synced before these batches were taken.
+            return None;
+        }
+        match (self.sync)() {
+            Ok(()) => None,
+            Err(e) => {
+                self.broken.store(true, Ordering::Release);
+                tracing::error!(
+                    "syncing the redb journal failed ({e}); the writer commits durably from now on"
+                );
+                Some(BatchFailed::of(e))
+            }
         }
     }
 }
@@ -608,6 +772,18 @@ pub fn open(path: &Path) -> Result<RedbStore, StoreError> {
 /// [`open`] with a checkpoint interval of its own (tests stretch it, to look at the files
 /// between checkpoints).
 fn open_with(path: &Path, checkpoint_every: Duration) -> Result<RedbStore, StoreError> {
+    open_syncing_with(path, checkpoint_every, |file| {
+        Box::new(move || file.sync_data())
+    })
+}
+
+/// [`open_with`] with the journal synced by what `sync` makes of the journal's file
+/// (tests make syncs fail or wait).
+fn open_syncing_with(
+    path: &Path,
+    checkpoint_every: Duration,
+    sync: impl FnOnce(std::fs::File) -> SyncFn,
+) -> Result<RedbStore, StoreError> {
     if let Some(parent) = path.parent()
         && !parent.as_os_str().is_empty()
     {
@@ -619,6 +795,10 @@ fn open_with(path: &Path, checkpoint_every: Duration) -> Result<RedbStore, Store
     let (mut journal, entries) =
         Journal::open(&journal_path(path)).map_err(StoreError::unavailable)?;
     let next_entry = replay(&db, &mut journal, &entries)?;
+    let syncer = journal
+        .sync_handle()
+        .and_then(|file| SyncerHandle::start(sync(file)))
+        .map_err(StoreError::unavailable)?;
     let db = Arc::new(db);
     let (jobs, queue) = mpsc::channel();
     let writer_state = Writer {
@@ -628,6 +808,7 @@ fn open_with(path: &Path, checkpoint_every: Duration) -> Result<RedbStore, Store
         pending: false,
         last_durable: Instant::now(),
         checkpoint_every,
+        syncer: Some(syncer),
     };
     let writer = thread::Builder::new()
         .name("redb-writer".to_owned())
@@ -2372,6 +2553,137 @@ mod tests {
             other => panic!("expected a corrupt journal, got {other:?}"),
         }
         assert_eq!(journal_len(&path), before, "the journal is left as it was");
+    }
+
+    /// A batch of one operation that only reports how it was answered.
+    struct Probe {
+        id: u32,
+        answers: mpsc::Sender<(u32, bool)>,
+    }
+
+    impl Operation for Probe {
+        fn run(&mut self, _txn: &WriteTransaction) -> bool {
+            true
+        }
+
+        fn reply(self: Box<Self>, failure: Option<&BatchFailed>) {
+            let _ = self.answers.send((self.id, failure.is_none()));
+        }
+    }
+
+    fn group(id: u32, appended: bool, answers: &mpsc::Sender<(u32, bool)>) -> Group {
+        Group {
+            jobs: vec![Box::new(Probe {
+                id,
+                answers: answers.clone(),
+            })],
+            appended,
+        }
+    }
+
+    #[test]
+    fn the_syncer_answers_in_order_only_after_a_sync_that_covers_each_batch() {
+        let (started, syncs) = mpsc::channel();
+        let (release, gate) = mpsc::channel::<()>();
+        let syncer = SyncerHandle::start(Box::new(move || {
+            let _ = started.send(());
+            gate.recv().map_err(std::io::Error::other)
+        }))
+        .expect("starts");
+        let (answers, answered) = mpsc::channel();
+        let wait = Duration::from_millis(200);
+        syncer.groups.send(group(1, true, &answers)).expect("sent");
+        syncs.recv_timeout(Duration::from_secs(5)).expect("syncs");
+        // While the disk syncs batch 1, the writer goes on: batch 2 wrote nothing but
+        // may rest on batch 1, batch 3 appended an entry.
+        syncer.groups.send(group(2, false, &answers)).expect("sent");
+        syncer.groups.send(group(3, true, &answers)).expect("sent");
+        assert!(
+            answered.recv_timeout(wait).is_err(),
+            "answered before the sync"
+        );
+        release.send(()).expect("released");
+        assert_eq!(answered.recv_timeout(wait), Ok((1, true)));
+        // One sync for batches 2 and 3, started after both were written.
+        syncs
+            .recv_timeout(Duration::from_secs(5))
+            .expect("syncs again");
+        assert!(
+            answered.recv_timeout(wait).is_err(),
+            "answered before the sync"
+        );
+        release.send(()).expect("released");
+        assert_eq!(answered.recv_timeout(wait), Ok((2, true)));
+        assert_eq!(answered.recv_timeout(wait), Ok((3, true)));
+        // A batch that wrote nothing, with nothing before it waiting, needs no sync.
+        syncer.groups.send(group(4, false, &answers)).expect("sent");
+        assert_eq!(answered.recv_timeout(wait), Ok((4, true)));
+        assert!(syncs.try_recv().is_err(), "synced with nothing to sync");
+        syncer.stop();
+    }
+
+    #[test]
+    fn after_a_failed_sync_the_syncer_answers_nothing_as_durable() {
+        let mut calls = 0;
+        let syncer = SyncerHandle::start(Box::new(move || {
+            calls += 1;
+            if calls == 1 {
+                Err(std::io::Error::other("the disk failed"))
+            } else {
+                Ok(())
+            }
+        }))
+        .expect("starts");
+        let (answers, answered) = mpsc::channel();
+        let wait = Duration::from_secs(5);
+        syncer.groups.send(group(1, true, &answers)).expect("sent");
+        assert_eq!(answered.recv_timeout(wait), Ok((1, false)));
+        assert!(syncer.broken.load(Ordering::Acquire));
+        // A later sync would succeed, but the entry before it may be lost.
+        syncer.groups.send(group(2, true, &answers)).expect("sent");
+        syncer.groups.send(group(3, false, &answers)).expect("sent");
+        assert_eq!(answered.recv_timeout(wait), Ok((2, false)));
+        assert_eq!(answered.recv_timeout(wait), Ok((3, false)));
+        syncer.stop();
+    }
+
+    #[tokio::test]
+    async fn after_a_failed_sync_writes_commit_durably_and_the_failed_one_is_kept() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("stagewise.redb");
+        let store = open_syncing_with(&path, Duration::from_secs(3600), |file| {
+            let mut calls = 0;
+            Box::new(move || {
+                calls += 1;
+                if calls == 1 {
+                    Err(std::io::Error::other("the disk failed"))
+                } else {
+                    file.sync_data()
+                }
+            })
+        })
+        .expect("opens");
+        let key = key("unicef");
+        let first = answer(&key, "k1", 1, 3, 5);
+        assert!(matches!(
+            store.execute(&first).await,
+            Err(StoreError::Unavailable(_))
+        ));
+        // The writer now commits durably, without the journal.
+        let second = store
+            .execute(&answer(&key, "k2", 2, 4, 6))
+            .await
+            .expect("executes after the failed sync");
+        assert_eq!(second.events[0].seq, 2, "the first request was kept");
+        assert_eq!(journal_len(&path), 0);
+        // Its retry under the same key replays what was kept.
+        assert!(store.execute(&first).await.expect("replays").replayed);
+        // Both are in redb's durable commits: the journal is not needed to bring them back.
+        let bare = crash_copy(&path, &dir.path().join("bare"), false);
+        let copy = open(&bare).expect("opens the copy");
+        assert_eq!(copy.history(&key).await.expect("history").len(), 2);
+        copy.close().await.expect("closes");
+        store.close().await.expect("closes");
     }
 
     #[tokio::test]
