@@ -67,9 +67,9 @@
 //! Every other batch commits durably, which makes every earlier commit durable too, and
 //! is answered by the writer at once. At most [`CHECKPOINT_EVERY`] after the first batch
 //! left to the journal (or once the journal passes [`CHECKPOINT_BYTES`], or at close) the
-//! writer commits durably and empties the journal. At open, the entries numbered after the one
-//! `journal` holds are applied again in order, each request exactly as it was first
-//! applied, since it meets the same state. Readers may see a journaled batch a moment
+//! writer commits durably and empties the journal. At open, the entries numbered after
+//! the one `journal` holds are applied again in order, each request exactly as it was
+//! first applied, since it meets the same state. Readers may see a journaled batch a moment
 //! before its entry is synced: a crash of the machine in that moment loses such a batch,
 //! which was never acknowledged and is retried under its idempotency key.
 
@@ -2591,9 +2591,11 @@ mod tests {
         }))
         .expect("starts");
         let (answers, answered) = mpsc::channel();
+        // Long enough to see an early answer; what must come may take longer.
         let wait = Duration::from_millis(200);
+        let arrive = Duration::from_secs(5);
         syncer.groups.send(group(1, true, &answers)).expect("sent");
-        syncs.recv_timeout(Duration::from_secs(5)).expect("syncs");
+        syncs.recv_timeout(arrive).expect("syncs");
         // While the disk syncs batch 1, the writer goes on: batch 2 wrote nothing but
         // may rest on batch 1, batch 3 appended an entry.
         syncer.groups.send(group(2, false, &answers)).expect("sent");
@@ -2603,21 +2605,19 @@ mod tests {
             "answered before the sync"
         );
         release.send(()).expect("released");
-        assert_eq!(answered.recv_timeout(wait), Ok((1, true)));
+        assert_eq!(answered.recv_timeout(arrive), Ok((1, true)));
         // One sync for batches 2 and 3, started after both were written.
-        syncs
-            .recv_timeout(Duration::from_secs(5))
-            .expect("syncs again");
+        syncs.recv_timeout(arrive).expect("syncs again");
         assert!(
             answered.recv_timeout(wait).is_err(),
             "answered before the sync"
         );
         release.send(()).expect("released");
-        assert_eq!(answered.recv_timeout(wait), Ok((2, true)));
-        assert_eq!(answered.recv_timeout(wait), Ok((3, true)));
+        assert_eq!(answered.recv_timeout(arrive), Ok((2, true)));
+        assert_eq!(answered.recv_timeout(arrive), Ok((3, true)));
         // A batch that wrote nothing, with nothing before it waiting, needs no sync.
         syncer.groups.send(group(4, false, &answers)).expect("sent");
-        assert_eq!(answered.recv_timeout(wait), Ok((4, true)));
+        assert_eq!(answered.recv_timeout(arrive), Ok((4, true)));
         assert!(syncs.try_recv().is_err(), "synced with nothing to sync");
         syncer.stop();
     }
@@ -2645,6 +2645,52 @@ mod tests {
         assert_eq!(answered.recv_timeout(wait), Ok((2, false)));
         assert_eq!(answered.recv_timeout(wait), Ok((3, false)));
         syncer.stop();
+    }
+
+    #[tokio::test]
+    async fn a_replay_is_answered_only_once_the_write_it_replays_is_synced() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("stagewise.redb");
+        let (started, syncs) = mpsc::channel();
+        let (release, gate) = mpsc::channel::<()>();
+        let store = open_syncing_with(&path, Duration::from_secs(3600), move |file| {
+            Box::new(move || {
+                let _ = started.send(());
+                gate.recv().map_err(std::io::Error::other)?;
+                file.sync_data()
+            })
+        })
+        .expect("opens");
+        let store = Arc::new(store);
+        let request = answer(&key("unicef"), "k1", 1, 3, 5);
+        let execute = |store: &Arc<RedbStore>| {
+            let (store, request) = (Arc::clone(store), request.clone());
+            tokio::spawn(async move { store.execute(&request).await })
+        };
+        let write = execute(&store);
+        tokio::task::spawn_blocking(move || syncs.recv_timeout(Duration::from_secs(5)))
+            .await
+            .expect("waits")
+            .expect("the write's entry is being synced");
+        // The same request again: the writer finds it applied, in a batch that writes
+        // nothing, while the disk still syncs the entry that holds it.
+        let replay = execute(&store);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(
+            !write.is_finished(),
+            "the write was answered before its sync"
+        );
+        assert!(
+            !replay.is_finished(),
+            "the replay was answered before the sync"
+        );
+        release.send(()).expect("released");
+        let written = write.await.expect("joins").expect("executes");
+        let replayed = replay.await.expect("joins").expect("replays");
+        assert!(!written.replayed);
+        assert!(replayed.replayed);
+        assert_eq!(replayed.events, written.events);
+        store.close().await.expect("closes");
     }
 
     #[tokio::test]
