@@ -141,7 +141,8 @@ const PUBLISH_TIMEOUT: Duration = Duration::from_secs(2);
 /// while under load), further events are delivered locally only, and a warning says so.
 const PUBLISH_QUEUE: usize = 4096;
 
-/// Most `PUBLISH`es sent in one pipeline.
+/// Most events taken from the queue for one pipeline; the events of one round among
+/// them go out as one message.
 const PUBLISH_BATCH: usize = 256;
 
 /// First pause before reconnecting the pub/sub connection; doubled after every failed
@@ -158,20 +159,58 @@ const CHECK_INTERVAL: Duration = Duration::from_secs(30);
 /// connection is given up and made again.
 const REDIS_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Version of [`WireMessage`]; a message of another version is dropped, never guessed.
-const WIRE_VERSION: u32 = 1;
+/// Version of the [`WireMessage`]s sent: 2, events in a list. Version 1 (one `event`,
+/// sent by instances before 2026-11-23) is still understood, so that instances hear each
+/// other while they are upgraded one by one; any other version is dropped, never guessed.
+const WIRE_VERSION: u32 = 2;
 
-/// A [`RoundEvent`] as sent on Redis pub/sub: ids, names and numbers only — never an
-/// answer value, a token or anything secret. The round is the channel's suffix.
+/// Round events as sent on Redis pub/sub: ids, names and numbers only — never an answer
+/// value, a token or anything secret. The round is the channel's suffix.
 #[derive(Debug, Serialize, Deserialize)]
 struct WireMessage {
-    /// [`WIRE_VERSION`].
+    /// [`WIRE_VERSION`] (or 1).
     v: u32,
     /// The publishing instance, which skips its own messages (it delivered them locally
     /// already).
     from: String,
-    /// The event.
-    event: WireEvent,
+    /// Version 1: the one event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    event: Option<WireEvent>,
+    /// Version 2: the events, in the order they happened.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    events: Vec<WireEvent>,
+}
+
+impl WireMessage {
+    /// The events of a message of a version this instance understands.
+    fn into_events(self) -> Option<Vec<WireEvent>> {
+        match self.v {
+            1 => self.event.map(|event| vec![event]),
+            WIRE_VERSION => Some(self.events),
+            _ => None,
+        }
+    }
+}
+
+/// The messages for a batch of queued events: one per round, holding that round's events
+/// in the order they were queued; rounds in the order of their first event.
+fn messages(instance: &str, batch: Vec<(String, WireEvent)>) -> Vec<(String, WireMessage)> {
+    let mut messages: Vec<(String, WireMessage)> = Vec::new();
+    for (channel, event) in batch {
+        match messages.iter_mut().find(|(name, _)| *name == channel) {
+            Some((_, message)) => message.events.push(event),
+            None => messages.push((
+                channel,
+                WireMessage {
+                    v: WIRE_VERSION,
+                    from: instance.to_owned(),
+                    event: None,
+                    events: vec![event],
+                },
+            )),
+        }
+    }
+    messages
 }
 
 /// The event of a [`WireMessage`]; times in milliseconds since the epoch.
@@ -318,11 +357,14 @@ pub enum StartError {
 
 /// Delivery across server instances through Redis pub/sub.
 ///
-/// [`EventBus::publish`] delivers to this instance's subscribers at once and queues a
-/// `PUBLISH` of `<prefix>:events:<round>` with a small JSON message tagged with this
-/// instance's random id. A publisher task sends what is queued, in order, pipelined on
-/// one connection, so a request never waits for Redis to hear of its change (it is
-/// already stored); [`EventBus::close`] sends what is still queued before it returns. One background task per instance holds a dedicated pub/sub
+/// [`EventBus::publish`] delivers to this instance's subscribers at once and queues the
+/// event for Redis. A publisher task takes what is queued (up to [`PUBLISH_BATCH`]
+/// events) and `PUBLISH`es the events of each round as one small JSON message on
+/// `<prefix>:events:<round>`, tagged with this instance's random id, pipelined on one
+/// connection; under load one message carries many events, which spares Redis and every
+/// instance a message per saved answer. A request never waits for Redis to hear of its
+/// change (it is already stored); [`EventBus::close`] sends what is still queued before
+/// it returns. One background task per instance holds a dedicated pub/sub
 /// connection, `PSUBSCRIBE`d to `<prefix>:events:*`, and forwards every message from
 /// *another* instance into the local [`InProcessBus`] that subscribers read; its own
 /// messages it skips, so each event reaches each subscriber once.
@@ -340,8 +382,8 @@ pub struct RedisBus {
     channels: Channels,
     /// This instance's random id, in every message it publishes.
     instance: String,
-    /// The queue of the publisher task (channel, payload); `None` once closed.
-    outbox: Mutex<Option<mpsc::Sender<(String, String)>>>,
+    /// The queue of the publisher task (channel, event); `None` once closed.
+    outbox: Mutex<Option<mpsc::Sender<(String, WireEvent)>>>,
     /// The publisher task, until [`EventBus::close`] awaits it (or drop aborts it).
     publisher: Mutex<Option<JoinHandle<()>>>,
     /// Tells the listener to stop.
@@ -403,7 +445,7 @@ impl RedisBus {
         };
         let listener = tokio::spawn(listen(listener, stopped, pubsub));
         let (outbox, queue) = mpsc::channel(PUBLISH_QUEUE);
-        let publisher = tokio::spawn(publish_queued(publisher, queue));
+        let publisher = tokio::spawn(publish_queued(publisher, instance.clone(), queue));
         tracing::info!(pattern = %channels.pattern(), "listening for round events on redis");
         Ok(Self {
             local,
@@ -416,14 +458,14 @@ impl RedisBus {
         })
     }
 
-    fn outbox(&self) -> Option<mpsc::Sender<(String, String)>> {
+    fn outbox(&self) -> Option<mpsc::Sender<(String, WireEvent)>> {
         match self.outbox.lock() {
             Ok(guard) => guard.clone(),
             Err(poisoned) => poisoned.into_inner().clone(),
         }
     }
 
-    fn take_outbox(&self) -> Option<mpsc::Sender<(String, String)>> {
+    fn take_outbox(&self) -> Option<mpsc::Sender<(String, WireEvent)>> {
         match self.outbox.lock() {
             Ok(mut guard) => guard.take(),
             Err(poisoned) => poisoned.into_inner().take(),
@@ -460,27 +502,16 @@ impl Drop for RedisBus {
 #[async_trait::async_trait]
 impl EventBus for RedisBus {
     async fn publish(&self, round: &RoundId, event: RoundEvent) {
-        let message = WireMessage {
-            v: WIRE_VERSION,
-            from: self.instance.clone(),
-            event: WireEvent::from(&event),
-        };
+        let wire = WireEvent::from(&event);
         // Local subscribers first: they must not wait for (or depend on) Redis.
         self.local.deliver(round, event);
         let Some(outbox) = self.outbox() else {
             return;
         };
-        let payload = match serde_json::to_string(&message) {
-            Ok(payload) => payload,
-            Err(error) => {
-                tracing::warn!(%error, %round, "cannot encode a round event; not published");
-                return;
-            }
-        };
         // The change is stored; a lost notification only delays other instances'
         // subscribers until they re-read the store.
         if let Err(mpsc::error::TrySendError::Full(_)) =
-            outbox.try_send((self.channels.of(round), payload))
+            outbox.try_send((self.channels.of(round), wire))
         {
             tracing::warn!(%round, "the queue of round events for redis is full; one was not published");
         }
@@ -524,31 +555,37 @@ impl EventBus for RedisBus {
 pub type RoundChanged = Arc<dyn Fn(&RoundId, bool) + Send + Sync>;
 
 /// The publisher task: sends the queued events in order, up to [`PUBLISH_BATCH`] per
-/// pipeline, until the queue's sender is dropped and the queue is empty. A failed or
-/// timed-out pipeline is logged and its events are not retried (see [`RedisBus`]).
+/// pipeline and one message per round (see [`messages`]), until the queue's sender is
+/// dropped and the queue is empty. A failed or timed-out pipeline is logged and its
+/// events are not retried (see [`RedisBus`]).
 async fn publish_queued(
     mut publisher: ConnectionManager,
-    mut queue: mpsc::Receiver<(String, String)>,
+    instance: String,
+    mut queue: mpsc::Receiver<(String, WireEvent)>,
 ) {
     let mut batch = Vec::with_capacity(PUBLISH_BATCH);
     while queue.recv_many(&mut batch, PUBLISH_BATCH).await > 0 {
+        let events = batch.len();
         let mut pipe = redis::pipe();
-        for (channel, payload) in &batch {
-            pipe.publish(channel, payload).ignore();
+        for (channel, message) in messages(&instance, std::mem::take(&mut batch)) {
+            match serde_json::to_string(&message) {
+                Ok(payload) => {
+                    pipe.publish(channel, payload).ignore();
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "cannot encode round events; not published");
+                }
+            }
         }
         match tokio::time::timeout(PUBLISH_TIMEOUT, pipe.query_async::<()>(&mut publisher)).await {
             Ok(Ok(())) => {}
             Ok(Err(error)) => {
-                tracing::warn!(%error, events = batch.len(), "cannot publish round events to redis");
+                tracing::warn!(%error, events, "cannot publish round events to redis");
             }
             Err(_) => {
-                tracing::warn!(
-                    events = batch.len(),
-                    "publishing round events to redis timed out"
-                );
+                tracing::warn!(events, "publishing round events to redis timed out");
             }
         }
-        batch.clear();
     }
 }
 
@@ -687,20 +724,23 @@ impl Listener {
                 return;
             }
         };
-        if wire.v != WIRE_VERSION {
-            tracing::warn!(version = wire.v, %round, "dropped a round event of an unknown version");
-            return;
-        }
         if wire.from == self.instance {
             return;
         }
-        match wire.event.into_event(&round) {
-            Some(event) => {
-                let status_changed = matches!(event, RoundEvent::RoundStatusChanged { .. });
-                (self.round_changed)(&round, status_changed);
-                self.local.deliver(&round, event);
+        let version = wire.v;
+        let Some(events) = wire.into_events() else {
+            tracing::warn!(version, %round, "dropped round events of an unknown version");
+            return;
+        };
+        for event in events {
+            match event.into_event(&round) {
+                Some(event) => {
+                    let status_changed = matches!(event, RoundEvent::RoundStatusChanged { .. });
+                    (self.round_changed)(&round, status_changed);
+                    self.local.deliver(&round, event);
+                }
+                None => tracing::warn!(%round, "dropped a round event with invalid ids or names"),
             }
-            None => tracing::warn!(%round, "dropped a round event with invalid ids or names"),
         }
     }
 }
@@ -765,29 +805,94 @@ mod tests {
                 at: Timestamp::from_millis(4),
             },
         ];
-        for event in events {
-            let json = serde_json::to_string(&WireMessage {
-                v: WIRE_VERSION,
-                from: "a".to_owned(),
-                event: WireEvent::from(&event),
+        // One message holds them all, in order (version 2).
+        let queued = events
+            .iter()
+            .map(|event| ("c".to_owned(), WireEvent::from(event)))
+            .collect();
+        let [(channel, message)]: [(String, WireMessage); 1] = messages("a", queued)
+            .try_into()
+            .expect("one message for one channel");
+        assert_eq!(channel, "c");
+        let json = serde_json::to_string(&message).expect("encodes");
+        let wire: WireMessage = serde_json::from_str(&json).expect("decodes");
+        let decoded: Vec<RoundEvent> = wire
+            .into_events()
+            .expect("a known version")
+            .into_iter()
+            .map(|event| event.into_event(&round).expect("valid"))
+            .collect();
+        assert_eq!(decoded, events, "{json}");
+    }
+
+    #[test]
+    fn a_message_of_version_1_is_understood_and_an_unknown_version_is_not() {
+        let old = r#"{"v":1,"from":"b","event":{"kind":"response-submitted","response":"r-1/unicef/jiu-rbm-stages@1","at":2}}"#;
+        let wire: WireMessage = serde_json::from_str(old).expect("decodes");
+        let events = wire.into_events().expect("version 1 is known");
+        assert_eq!(
+            events
+                .into_iter()
+                .map(|event| event.into_event(&round("r-1")))
+                .collect::<Vec<_>>(),
+            vec![Some(RoundEvent::ResponseSubmitted {
+                response: response("r-1/unicef/jiu-rbm-stages@1"),
+                at: Timestamp::from_millis(2),
+            })]
+        );
+        let future = r#"{"v":3,"from":"b","events":[{"kind":"response-submitted","response":"r-1/unicef/jiu-rbm-stages@1","at":2}]}"#;
+        let wire: WireMessage = serde_json::from_str(future).expect("decodes");
+        assert!(wire.into_events().is_none());
+    }
+
+    #[test]
+    fn queued_events_go_out_as_one_message_per_round_in_order() {
+        let submitted = |organisation: &str, at: i64| WireEvent::ResponseSubmitted {
+            response: format!("r-1/{organisation}/jiu-rbm-stages@1"),
+            at,
+        };
+        let queued = vec![
+            ("r-1".to_owned(), submitted("unicef", 1)),
+            ("r-2".to_owned(), submitted("unfpa", 2)),
+            ("r-1".to_owned(), submitted("unhcr", 3)),
+            ("r-1".to_owned(), submitted("wfp", 4)),
+        ];
+        let sent: Vec<(String, Vec<i64>)> = messages("me", queued)
+            .into_iter()
+            .map(|(channel, message)| {
+                assert_eq!((message.v, message.from.as_str()), (WIRE_VERSION, "me"));
+                let times = message
+                    .events
+                    .iter()
+                    .map(|event| match event {
+                        WireEvent::ResponseSubmitted { at, .. } => *at,
+                        other => panic!("unexpected {other:?}"),
+                    })
+                    .collect();
+                (channel, times)
             })
-            .expect("encodes");
-            let wire: WireMessage = serde_json::from_str(&json).expect("decodes");
-            assert_eq!(wire.event.into_event(&round), Some(event), "{json}");
-        }
+            .collect();
+        assert_eq!(
+            sent,
+            vec![
+                ("r-1".to_owned(), vec![1, 3, 4]),
+                ("r-2".to_owned(), vec![2]),
+            ]
+        );
     }
 
     #[test]
     fn an_instance_recognises_its_own_messages_by_their_start() {
-        let encoded = serde_json::to_string(&WireMessage {
-            v: WIRE_VERSION,
-            from: "0a1b".to_owned(),
-            event: WireEvent::ResponseSubmitted {
+        let queued = vec![(
+            "c".to_owned(),
+            WireEvent::ResponseSubmitted {
                 response: "r-1/unicef/jiu-rbm-stages@1".to_owned(),
                 at: 1,
             },
-        })
-        .expect("encodes");
+        )];
+        let [(_, message)]: [(String, WireMessage); 1] =
+            messages("0a1b", queued).try_into().expect("one message");
+        let encoded = serde_json::to_string(&message).expect("encodes");
         assert!(encoded.starts_with(&own_prefix("0a1b")), "{encoded}");
         // Another instance's, even one whose id extends this one's, is not skipped.
         assert!(!encoded.starts_with(&own_prefix("0a")), "{encoded}");
