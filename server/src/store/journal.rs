@@ -89,8 +89,8 @@ impl Journal {
     }
 
     /// Appends an entry without syncing it: it survives a crash of the process at once,
-    /// and one of the machine once [`sync`](Self::sync) (or a sync through a
-    /// [`sync_handle`](Self::sync_handle)) has returned after this.
+    /// and one of the machine once a sync through a [`sync_handle`](Self::sync_handle)
+    /// that began after this has returned.
     ///
     /// # Errors
     /// When the payload is over [`MAX_PAYLOAD`] (nothing is written), or the write fails.
@@ -119,27 +119,20 @@ impl Journal {
         }
     }
 
-    /// Syncs what was written to the disk.
+    /// Appends an entry and syncs it (tests; the store syncs from its syncer thread).
     ///
     /// # Errors
-    /// When the sync fails: what was written since the last successful sync may then be
-    /// lost in a crash of the machine, even after a later sync succeeds.
-    pub fn sync(&self) -> io::Result<()> {
-        self.file.sync_data()
-    }
-
-    /// Appends an entry and syncs it: [`write`](Self::write), then [`sync`](Self::sync).
-    ///
-    /// # Errors
-    /// As theirs.
+    /// As [`write`](Self::write), or when the sync fails.
     #[cfg(test)]
     pub fn append(&mut self, number: u64, payload: &[u8]) -> io::Result<()> {
         self.write(number, payload)?;
-        self.sync()
+        self.file.sync_data()
     }
 
     /// A second handle on the file, for syncing it from another thread while this one
-    /// goes on writing (a sync covers every write made before it starts).
+    /// goes on writing. A sync covers every write made before it starts; when one fails,
+    /// what was written since the last successful one may be lost in a crash of the
+    /// machine even after a later sync succeeds.
     ///
     /// # Errors
     /// When the operating system cannot duplicate the handle.
