@@ -9,6 +9,13 @@
 //! redb opens at its last durable commit, and the entries after it are run again, in
 //! order (see [`super::redb`]).
 //!
+//! Emptying the journal does not shorten the file: it zeroes the first entry's header, and
+//! the next entries are written over the old ones from the start. Once the file has grown
+//! to what a checkpoint interval writes, an entry's sync then flushes only its own data,
+//! where an append that makes the file longer must also write the file's size (a third of
+//! the time of such a sync on the development machine's disk). The old entries left behind
+//! the new ones carry lower numbers, so reading stops at the first of them.
+//!
 //! # Format
 //!
 //! A sequence of entries, each: payload length (`u32`, little-endian), entry number
@@ -19,7 +26,8 @@
 //! entry was never acknowledged.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 /// Bytes before each entry's payload.
@@ -39,12 +47,13 @@ pub struct Entry {
     pub payload: Vec<u8>,
 }
 
-/// The open journal file, appended to by one writer.
+/// The open journal file, written by one writer.
 #[derive(Debug)]
 pub struct Journal {
     file: File,
     path: PathBuf,
-    /// Bytes of whole entries: an append that fails is cut back to this length.
+    /// Bytes of whole entries since the journal was last emptied: where the next entry
+    /// goes. A write that fails is cut back to this length.
     len: u64,
 }
 
@@ -56,13 +65,18 @@ impl Journal {
     pub fn open(path: &Path) -> io::Result<(Self, Vec<Entry>)> {
         let mut file = OpenOptions::new()
             .read(true)
-            .append(true)
+            .write(true)
             .create(true)
+            .truncate(false)
             .open(path)?;
         let mut bytes = Vec::new();
         file.read_to_end(&mut bytes)?;
         let entries = parse(&bytes);
-        let len = u64::try_from(bytes.len()).unwrap_or(u64::MAX);
+        let len = entries
+            .iter()
+            .map(|entry| HEADER + entry.payload.len())
+            .sum::<usize>();
+        let len = u64::try_from(len).unwrap_or(u64::MAX);
         Ok((
             Self {
                 file,
@@ -78,7 +92,7 @@ impl Journal {
         &self.path
     }
 
-    /// Bytes held.
+    /// Bytes of the entries held (the file may be longer: see the module documentation).
     pub fn len(&self) -> u64 {
         self.len
     }
@@ -88,7 +102,8 @@ impl Journal {
         self.len == 0
     }
 
-    /// Appends an entry without syncing it: it survives a crash of the process at once,
+    /// Writes an entry after the ones held, without syncing it: it survives a crash of the
+    /// process at once,
     /// and one of the machine once a sync through a [`sync_handle`](Self::sync_handle)
     /// that began after this has returned.
     ///
@@ -105,7 +120,7 @@ impl Journal {
             )));
         }
         let framed = frame(number, payload);
-        match self.file.write_all(&framed) {
+        match self.file.write_all_at(&framed, self.len) {
             Ok(()) => {
                 self.len += u64::try_from(framed.len()).unwrap_or(u64::MAX);
                 Ok(())
@@ -140,14 +155,15 @@ impl Journal {
         self.file.try_clone()
     }
 
-    /// Empties the journal, once what it held is durable elsewhere. Not synced: entries
-    /// that reappear after a crash are ones the store has already applied, and are
-    /// skipped by number.
+    /// Empties the journal, once what it held is durable elsewhere: the first entry's
+    /// header is zeroed, so that reading finds nothing, and the next entry is written at
+    /// the start of the file, over the old ones. Not synced: entries that are read again
+    /// after a crash are ones the store has already applied, and are skipped by number.
     ///
     /// # Errors
-    /// When the file cannot be truncated.
+    /// When the header cannot be written.
     pub fn clear(&mut self) -> io::Result<()> {
-        self.file.set_len(0)?;
+        self.file.write_all_at(&[0; HEADER], 0)?;
         self.len = 0;
         Ok(())
     }
@@ -305,7 +321,7 @@ mod tests {
     }
 
     #[test]
-    fn appends_survive_reopening_and_clear_empties() {
+    fn appends_survive_reopening_and_a_clear_empties() {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("j");
         let (mut journal, entries) = Journal::open(&path).expect("creates");
@@ -320,12 +336,64 @@ mod tests {
             entries.iter().map(|e| e.number).collect::<Vec<_>>(),
             vec![1, 2]
         );
+        assert_eq!(journal.len(), size(&path));
         journal.clear().expect("clears");
-        assert_eq!(std::fs::metadata(&path).expect("meta").len(), 0);
-        journal.append(3, b"[]").expect("appends after a clear");
+        assert!(journal.is_empty());
+        journal.append(3, b"[]").expect("writes after a clear");
         drop(journal);
         let (_, entries) = Journal::open(&path).expect("reopens");
         assert_eq!(entries.len(), 1);
         assert_eq!(entries[0].number, 3);
+    }
+
+    fn size(path: &Path) -> u64 {
+        std::fs::metadata(path).expect("meta").len()
+    }
+
+    #[test]
+    fn after_a_clear_entries_are_written_over_the_old_ones_and_the_file_grows_only_past_them() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("j");
+        let (mut journal, _) = Journal::open(&path).expect("creates");
+        for number in 1..=4 {
+            journal.append(number, b"[\"abcdef\"]").expect("appends");
+        }
+        let grown = size(&path);
+        assert_eq!(journal.len(), grown);
+
+        // Emptied: the file keeps its size, and reading finds nothing.
+        journal.clear().expect("clears");
+        assert_eq!(size(&path), grown);
+        assert!(Journal::open(&path).expect("reopens").1.is_empty());
+
+        // Two entries of the same size go where the first two were; the file keeps its
+        // size, and only the new entries are read back (the old ones have lower numbers).
+        journal.append(5, b"[\"ghijkl\"]").expect("writes");
+        journal.append(6, b"[\"mnopqr\"]").expect("writes");
+        assert_eq!(size(&path), grown);
+        assert_eq!(journal.len(), grown / 2);
+        let (reopened, entries) = Journal::open(&path).expect("reopens");
+        assert_eq!(
+            entries.iter().map(|e| e.number).collect::<Vec<_>>(),
+            vec![5, 6]
+        );
+        assert_eq!(entries[1].payload, b"[\"mnopqr\"]");
+        assert_eq!(reopened.len(), grown / 2);
+
+        // A shorter entry leaves part of an old one behind it: reading stops there too.
+        journal.append(7, b"[]").expect("writes");
+        let entries = Journal::open(&path).expect("reopens").1;
+        assert_eq!(
+            entries.iter().map(|e| e.number).collect::<Vec<_>>(),
+            vec![5, 6, 7]
+        );
+
+        // Past the old entries the file grows again.
+        for number in 8..=10 {
+            journal.append(number, b"[\"stuvwx\"]").expect("writes");
+        }
+        assert_eq!(size(&path), journal.len());
+        assert!(journal.len() > grown);
+        assert_eq!(Journal::open(&path).expect("reopens").1.len(), 6);
     }
 }

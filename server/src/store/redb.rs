@@ -294,7 +294,8 @@ type Job = Box<dyn Operation>;
 /// The writer thread's state.
 struct Writer {
     db: Arc<Database>,
-    /// `None` once the journal could not be emptied after a failure: every batch then
+    /// `None` once the journal is not to be trusted (it could not be emptied, a write and
+    /// then the checkpoint failed, a sync failed, the syncer stopped): every batch then
     /// commits durably, and the file is dealt with at the next open.
     journal: Option<Journal>,
     /// The number the next journal entry takes.
@@ -2386,10 +2387,14 @@ mod tests {
         copy
     }
 
+    /// Bytes of the entries the journal file holds (the file may be longer: emptying it
+    /// leaves the old entries to be written over).
     fn journal_len(path: &Path) -> u64 {
-        std::fs::metadata(journal_path(path))
-            .expect("the journal exists")
-            .len()
+        let bytes = std::fs::read(journal_path(path)).expect("the journal exists");
+        super::super::journal::parse(&bytes)
+            .iter()
+            .map(|entry| 16 + entry.payload.len() as u64)
+            .sum()
     }
 
     #[tokio::test]
