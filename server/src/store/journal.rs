@@ -103,9 +103,8 @@ impl Journal {
     }
 
     /// Writes an entry after the ones held, without syncing it: it survives a crash of the
-    /// process at once,
-    /// and one of the machine once a sync through a [`sync_handle`](Self::sync_handle)
-    /// that began after this has returned.
+    /// process at once, and one of the machine once a sync through a
+    /// [`sync_handle`](Self::sync_handle) that began after this has returned.
     ///
     /// # Errors
     /// When the payload is over [`MAX_PAYLOAD`] (nothing is written), or the write fails.
