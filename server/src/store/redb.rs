@@ -181,9 +181,10 @@ struct WriterGone;
 
 /// One queued write, run by the writer inside a batch's transaction.
 trait Operation: Send {
-    /// Runs the write; returns `false` when the backend failed, after which the
-    /// transaction may hold part of this write and must not be committed.
-    fn run(&mut self, txn: &WriteTransaction) -> bool;
+    /// Runs the write in the batch's transaction; returns `false` when the backend
+    /// failed, after which the transaction may hold part of this write and must not be
+    /// committed.
+    fn run(&mut self, batch: &mut BatchTxn<'_>) -> bool;
     /// Whether the journal can make this write durable (see the module documentation);
     /// when not, its batch commits durably.
     fn journaled(&self) -> bool {
@@ -234,11 +235,11 @@ where
     T: Send,
     F: FnOnce(&WriteTransaction) -> Result<T, StoreError> + Send,
 {
-    fn run(&mut self, txn: &WriteTransaction) -> bool {
+    fn run(&mut self, batch: &mut BatchTxn<'_>) -> bool {
         let Some(work) = self.work.take() else {
             return true;
         };
-        let outcome = work(txn);
+        let outcome = work(batch.txn());
         let sound = sound(&outcome);
         self.outcome = Some(outcome);
         sound
@@ -263,11 +264,13 @@ struct Execute {
 }
 
 impl Operation for Execute {
-    fn run(&mut self, txn: &WriteTransaction) -> bool {
+    fn run(&mut self, batch: &mut BatchTxn<'_>) -> bool {
         if self.outcome.is_some() {
             return true;
         }
-        let outcome = execute_in(txn, &self.request, &self.fingerprint);
+        let outcome = batch
+            .responses()
+            .and_then(|(txn, tables)| execute_in(txn, tables, &self.request, &self.fingerprint));
         let sound = sound(&outcome);
         self.outcome = Some(outcome);
         sound
@@ -290,6 +293,60 @@ impl Operation for Execute {
 }
 
 type Job = Box<dyn Operation>;
+
+/// The tables a response write reads and writes.
+struct ResponseTables<'txn> {
+    idempotency: redb::Table<'txn, (&'static str, &'static str), &'static [u8]>,
+    events: redb::Table<'txn, (&'static str, u64), &'static [u8]>,
+    meta: redb::Table<'txn, &'static str, &'static [u8]>,
+    answers: redb::Table<'txn, (&'static str, &'static str), &'static [u8]>,
+}
+
+impl<'txn> ResponseTables<'txn> {
+    fn open(txn: &'txn WriteTransaction) -> Result<Self, StoreError> {
+        Ok(Self {
+            idempotency: txn.open_table(IDEMPOTENCY).map_err(db_err)?,
+            events: txn.open_table(EVENTS).map_err(db_err)?,
+            meta: txn.open_table(RESPONSE_META).map_err(db_err)?,
+            answers: txn.open_table(ANSWERS).map_err(db_err)?,
+        })
+    }
+}
+
+/// A batch's transaction as its operations see it. The tables of response writes stay
+/// open from one [`Execute`] to the next, since opening a table (a look-up and a check of
+/// its definition) and closing it (its root staged for the commit) cost more than a small
+/// write; any other operation closes them first, since redb refuses a table opened twice.
+struct BatchTxn<'txn> {
+    txn: &'txn WriteTransaction,
+    responses: Option<ResponseTables<'txn>>,
+}
+
+impl<'txn> BatchTxn<'txn> {
+    fn new(txn: &'txn WriteTransaction) -> Self {
+        Self {
+            txn,
+            responses: None,
+        }
+    }
+
+    /// The transaction, with no table of this batch open.
+    fn txn(&mut self) -> &'txn WriteTransaction {
+        self.responses = None;
+        self.txn
+    }
+
+    /// The transaction and the response tables, opened at the first call.
+    fn responses(
+        &mut self,
+    ) -> Result<(&'txn WriteTransaction, &mut ResponseTables<'txn>), StoreError> {
+        let tables = match &mut self.responses {
+            Some(tables) => tables,
+            empty => empty.insert(ResponseTables::open(self.txn)?),
+        };
+        Ok((self.txn, tables))
+    }
+}
 
 /// The writer thread's state.
 struct Writer {
@@ -437,15 +494,17 @@ impl Writer {
         if journaled && let Err(e) = txn.set_durability(Durability::None) {
             return Settled::Now(Some(BatchFailed::of(e)));
         }
-        for job in batch.iter_mut() {
-            if !job.run(&txn) {
-                // Nothing of the batch may be kept; an error from the abort itself would add
-                // nothing to the failure already reported.
-                let _ = txn.abort();
-                return Settled::Now(Some(BatchFailed(
-                    "an operation failed in the storage layer".into(),
-                )));
-            }
+        let failed = {
+            let mut batch_txn = BatchTxn::new(&txn);
+            batch.iter_mut().any(|job| !job.run(&mut batch_txn))
+        };
+        if failed {
+            // Nothing of the batch may be kept; an error from the abort itself would add
+            // nothing to the failure already reported.
+            let _ = txn.abort();
+            return Settled::Now(Some(BatchFailed(
+                "an operation failed in the storage layer".into(),
+            )));
         }
         if !journaled {
             return Settled::Now(match txn.commit() {
@@ -665,9 +724,10 @@ fn replay(db: &Database, journal: &mut Journal, entries: &[Entry]) -> Result<u64
             )));
         }
         let records: Vec<RequestRecord> = decode("journal entry", &entry.payload)?;
+        let mut tables = ResponseTables::open(&txn)?;
         for record in records {
             let request = ResponseRequest::try_from(record)?;
-            match execute_in(&txn, &request, &fingerprint(&request)) {
+            match execute_in(&txn, &mut tables, &request, &fingerprint(&request)) {
                 Ok(_) => requests += 1,
                 Err(e @ StoreError::Unavailable(_)) => return Err(e),
                 // The same request met the same state when first applied, so this is not
@@ -1016,16 +1076,21 @@ fn read_meta(
 /// task in parallel rather than on the single writer thread.
 fn execute_in(
     txn: &WriteTransaction,
+    tables: &mut ResponseTables<'_>,
     request: &ResponseRequest,
     request_fingerprint: &str,
 ) -> Result<Receipt, StoreError> {
     let response = request.key.id();
     let id = response.as_str();
     let idem_key = request.idempotency_key.as_str();
+    let ResponseTables {
+        idempotency,
+        events: events_table,
+        meta: meta_table,
+        answers,
+    } = tables;
 
     // Checks first: nothing below writes before every refusal has been decided.
-    let mut idempotency = txn.open_table(IDEMPOTENCY).map_err(db_err)?;
-    let mut events_table = txn.open_table(EVENTS).map_err(db_err)?;
     let previous: Option<IdempotencyRecord> = match idempotency.get((id, idem_key)) {
         Ok(Some(bytes)) => Some(decode("idempotency record", bytes.value())?),
         Ok(None) => None,
@@ -1035,20 +1100,18 @@ fn execute_in(
         if previous.fingerprint != request_fingerprint {
             return Err(StoreError::IdempotencyConflict);
         }
-        let events = read_events(&events_table, &response, previous.first_seq, previous.count)?;
+        let events = read_events(events_table, &response, previous.first_seq, previous.count)?;
         return Ok(Receipt {
             events,
             replayed: true,
         });
     }
-    let mut meta_table = txn.open_table(RESPONSE_META).map_err(db_err)?;
-    let stored_meta = read_meta(&meta_table, &response)?;
+    let stored_meta = read_meta(meta_table, &response)?;
     let first_event = stored_meta.is_none();
     let mut meta = stored_meta.map(|record| record.meta()).unwrap_or_default();
     let events = plan_events(&meta, request)?;
 
     // Writes.
-    let mut answers = txn.open_table(ANSWERS).map_err(db_err)?;
     for event in &events {
         events_table
             .insert(
@@ -2204,6 +2267,36 @@ mod tests {
         assert_eq!(count(), start + 1);
     }
 
+    #[test]
+    fn a_batch_keeps_the_response_tables_open_between_writes_and_closes_them_for_others() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = Database::create(dir.path().join("batch.redb")).expect("created");
+        create_tables(&db).expect("tables");
+        let key = key("unicef");
+        let (first, second) = (answer(&key, "k1", 1, 3, 10), answer(&key, "k2", 2, 4, 20));
+        let txn = db.begin_write().expect("transaction");
+        {
+            let mut batch = BatchTxn::new(&txn);
+            let (txn, tables) = batch.responses().expect("opened");
+            execute_in(txn, tables, &first, &fingerprint(&first)).expect("recorded");
+            // Another operation may open a table the writes use (redb refuses a table
+            // opened twice), and sees what the writes before it wrote.
+            let events = batch.txn().open_table(EVENTS).expect("opened once only");
+            assert_eq!(events.len().expect("counted"), 1);
+            drop(events);
+            let (txn, tables) = batch.responses().expect("opened again");
+            let receipt =
+                execute_in(txn, tables, &second, &fingerprint(&second)).expect("recorded");
+            assert_eq!(receipt.events[0].seq, 2, "planned on the first write");
+        }
+        txn.commit().expect("committed");
+        let read = db.begin_read().expect("read");
+        let events = read.open_table(EVENTS).expect("events");
+        assert_eq!(events.len().expect("counted"), 2);
+        let answers = read.open_table(ANSWERS).expect("answers");
+        assert_eq!(answers.len().expect("counted"), 2);
+    }
+
     #[tokio::test]
     async fn execute_replays_refuses_and_conflicts() {
         let (_dir, store) = temp_store();
@@ -2565,7 +2658,7 @@ mod tests {
     }
 
     impl Operation for Probe {
-        fn run(&mut self, _txn: &WriteTransaction) -> bool {
+        fn run(&mut self, _batch: &mut BatchTxn<'_>) -> bool {
             true
         }
 

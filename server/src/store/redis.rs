@@ -29,7 +29,10 @@ use async_trait::async_trait;
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::ClusterClientBuilder;
 use redis::cluster_async::ClusterConnection;
-use redis::{Cmd, FromRedisValue, Pipeline, RedisError, RedisFuture, Script, Value};
+use redis::{
+    Cmd, ErrorKind, FromRedisValue, Pipeline, RedisError, RedisFuture, Script, ServerErrorKind,
+    Value,
+};
 use serde::de::DeserializeOwned;
 
 use super::AuditEntry;
@@ -215,7 +218,7 @@ pub struct RedisStore {
     rounds: RoundCache,
     /// Per response, the meta hash this instance wrote last: the guess that lets a write
     /// take one round trip (see `execute`). Never trusted without the script's check.
-    metas: Mutex<HashMap<String, HashMap<String, String>>>,
+    metas: Mutex<HashMap<String, StoredMeta>>,
     /// Changes this instance made or heard of (see [`Store::generation`]); views are
     /// trusted for at most [`ROUND_TTL`], since not every change made elsewhere is
     /// announced.
@@ -429,6 +432,7 @@ where
 
 /// A response's meta as stored: the record, and the raw `last_seq` and `submitted`
 /// values that the write script compares against.
+#[derive(Clone)]
 struct StoredMeta {
     record: Option<MetaRecord>,
     last_seq: String,
@@ -482,6 +486,15 @@ impl StoredMeta {
         })
     }
 
+    /// The meta hash a write of `record` leaves (see [`meta_fields`]).
+    fn written(record: MetaRecord) -> Self {
+        Self {
+            record: Some(record),
+            last_seq: record.last_seq.to_string(),
+            submitted: if record.submitted { "1" } else { "0" }.to_owned(),
+        }
+    }
+
     fn meta(&self) -> ResponseMeta {
         self.record.map(|r| r.meta()).unwrap_or_default()
     }
@@ -512,6 +525,9 @@ fn meta_fields(record: &MetaRecord) -> Vec<(&'static str, String)> {
 /// Everything one successful request writes to its response.
 struct PlannedWrite {
     idempotency: Vec<u8>,
+    /// The meta record written, `None` when the request records no event.
+    meta_record: Option<MetaRecord>,
+    /// Its hash fields.
     meta: Vec<(&'static str, String)>,
     events: Vec<Vec<u8>>,
     answers_set: Vec<(String, Vec<u8>)>,
@@ -519,7 +535,8 @@ struct PlannedWrite {
 }
 
 impl PlannedWrite {
-    fn new(request: &ResponseRequest, stored: &StoredMeta, events: &[ResponseEvent]) -> Self {
+    /// The write of `events`, planned on `stored`, for a request of `fingerprint`.
+    fn new(fingerprint: &str, stored: &StoredMeta, events: &[ResponseEvent]) -> Self {
         let mut meta = stored.meta();
         let mut updated_at = stored.updated_at();
         // The last change per question wins, so that one request setting then clearing
@@ -542,19 +559,17 @@ impl PlannedWrite {
             }
         }
         let first_seq = events.first().map_or(0, |e| e.seq);
+        // A request without events leaves the meta alone, so that a response with no
+        // events keeps having no meta.
+        let meta_record = (!events.is_empty()).then(|| MetaRecord::new(&meta, updated_at));
         Self {
-            idempotency: encode(&IdempotencyRecord::new(
-                request,
+            idempotency: encode(&IdempotencyRecord::with_fingerprint(
+                fingerprint.to_owned(),
                 first_seq,
                 events.len() as u64,
             )),
-            // A request without events leaves the meta alone, so that a response with no
-            // events keeps having no meta.
-            meta: if events.is_empty() {
-                Vec::new()
-            } else {
-                meta_fields(&MetaRecord::new(&meta, updated_at))
-            },
+            meta_record,
+            meta: meta_record.as_ref().map(meta_fields).unwrap_or_default(),
             events: events
                 .iter()
                 .map(|e| encode(&EventRecord::from(e)))
@@ -740,7 +755,7 @@ impl RedisStore {
     }
 
     /// The meta hash this instance last wrote for a response, if it remembers one.
-    fn remembered_meta(&self, response: &str) -> Option<HashMap<String, String>> {
+    fn remembered_meta(&self, response: &str) -> Option<StoredMeta> {
         self.metas
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -748,25 +763,22 @@ impl RedisStore {
             .cloned()
     }
 
-    /// Remembers the meta hash a successful write left: `before` with the write's
-    /// fields set. Bounded: when full, it starts over.
-    fn remember_meta(
-        &self,
-        response: &str,
-        mut before: HashMap<String, String>,
-        write: &PlannedWrite,
-    ) {
-        if write.meta.is_empty() {
+    /// Remembers the meta hash a successful write left (the write sets every field of
+    /// it). Bounded: when full, it starts over.
+    fn remember_meta(&self, response: &str, write: &PlannedWrite) {
+        let Some(record) = write.meta_record else {
+            return;
+        };
+        let written = StoredMeta::written(record);
+        let mut metas = self.metas.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(remembered) = metas.get_mut(response) {
+            *remembered = written;
             return;
         }
-        for (field, value) in &write.meta {
-            before.insert((*field).to_owned(), value.clone());
-        }
-        let mut metas = self.metas.lock().unwrap_or_else(PoisonError::into_inner);
-        if metas.len() >= REMEMBERED_METAS && !metas.contains_key(response) {
+        if metas.len() >= REMEMBERED_METAS {
             metas.clear();
         }
-        metas.insert(response.to_owned(), before);
+        metas.insert(response.to_owned(), written);
     }
 
     /// Runs the write script once.
@@ -778,9 +790,13 @@ impl RedisStore {
         stored: &StoredMeta,
         write: &PlannedWrite,
     ) -> Result<String, StoreError> {
-        let mut invocation = self.write.prepare_invoke();
-        for key in keys.all() {
-            invocation.key(key);
+        // EVALSHA built directly (the script's own invocation copies every argument
+        // once more).
+        let all = keys.all();
+        let mut invocation = redis::cmd("EVALSHA");
+        invocation.arg(self.write.get_hash()).arg(all.len());
+        for key in all {
+            invocation.arg(key);
         }
         invocation
             .arg(request.idempotency_key.as_str())
@@ -803,9 +819,14 @@ impl RedisStore {
         for (field, value) in &write.meta {
             invocation.arg(*field).arg(value.as_str());
         }
-        // EVALSHA, loading the script first when the server does not know it (e.g. after
-        // a restart).
-        invocation.invoke_async(con).await.map_err(unavailable)
+        match invocation.query_async(con).await {
+            // Redis does not know the script (e.g. after a restart): load it, then again.
+            Err(error) if error.kind() == ErrorKind::Server(ServerErrorKind::NoScript) => {
+                self.write.load_async(con).await.map_err(unavailable)?;
+                invocation.query_async(con).await.map_err(unavailable)
+            }
+            outcome => outcome.map_err(unavailable),
+        }
     }
 }
 
@@ -1139,23 +1160,21 @@ impl Store for RedisStore {
             //    last. The script checks that guess (and the idempotency key) before writing,
             //    so a stale guess, a used key or a refusal planned from the guess falls
             //    through to the verified path below, which decides from what Redis holds.
-            if let Some(fields) = self.remembered_meta(id.as_str()) {
-                let stored = StoredMeta::parse(&fields)?;
-                if stored.meta().last_seq > 0
-                    && let Ok(events) = record::plan_events(&stored.meta(), request)
+            if let Some(stored) = self.remembered_meta(id.as_str())
+                && stored.meta().last_seq > 0
+                && let Ok(events) = record::plan_events(&stored.meta(), request)
+            {
+                let write = PlannedWrite::new(&fingerprint, &stored, &events);
+                if self
+                    .run_write(&mut con, &keys, request, &stored, &write)
+                    .await?
+                    == "ok"
                 {
-                    let write = PlannedWrite::new(request, &stored, &events);
-                    if self
-                        .run_write(&mut con, &keys, request, &stored, &write)
-                        .await?
-                        == "ok"
-                    {
-                        self.remember_meta(id.as_str(), fields, &write);
-                        return Ok(Receipt {
-                            events,
-                            replayed: false,
-                        });
-                    }
+                    self.remember_meta(id.as_str(), &write);
+                    return Ok(Receipt {
+                        events,
+                        replayed: false,
+                    });
                 }
             }
 
@@ -1189,7 +1208,7 @@ impl Store for RedisStore {
                 // 3. The product rule, in Rust; a refusal writes nothing.
                 let stored = StoredMeta::parse(&meta)?;
                 let events = record::plan_events(&stored.meta(), request)?;
-                let write = PlannedWrite::new(request, &stored, &events);
+                let write = PlannedWrite::new(&fingerprint, &stored, &events);
 
                 // 4. List the response in its round. Another slot, so before the script and
                 //    outside it; an entry whose write then fails is harmless, since
@@ -1211,7 +1230,7 @@ impl Store for RedisStore {
                     .await?;
                 match outcome.as_str() {
                     "ok" => {
-                        self.remember_meta(id.as_str(), meta, &write);
+                        self.remember_meta(id.as_str(), &write);
                         return Ok(Receipt {
                             events,
                             replayed: false,
@@ -2200,7 +2219,7 @@ mod tests {
         // Planned on the state before `first`: the meta moved on.
         let late = request(&key, "k2", Command::Answers(vec![set("1.1/stage", 2)]));
         let events = record::plan_events(&before.meta(), &late).expect("planned");
-        let write = PlannedWrite::new(&late, &before, &events);
+        let write = PlannedWrite::new(&record::fingerprint(&late), &before, &events);
         let outcome = store
             .run_write(&mut con, &keys, &late, &before, &write)
             .await
@@ -2209,7 +2228,7 @@ mod tests {
 
         // The key was used meanwhile.
         let events = record::plan_events(&before.meta(), &first).expect("planned");
-        let write = PlannedWrite::new(&first, &before, &events);
+        let write = PlannedWrite::new(&record::fingerprint(&first), &before, &events);
         let outcome = store
             .run_write(&mut con, &keys, &first, &before, &write)
             .await
