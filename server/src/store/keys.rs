@@ -329,6 +329,28 @@ mod tests {
         }
     }
 
+    /// The layout is what a running deployment's data is found under: a change must
+    /// come with a migration, never by accident.
+    #[test]
+    fn a_response_s_keys_are_as_documented() {
+        let key = ResponseKey {
+            round: RoundId::parse("r-2026").expect("slug"),
+            organisation: OrganisationId::parse("unicef").expect("slug"),
+            instrument: InstrumentRef::parse("jiu-rbm-stages@1").expect("ref"),
+            respondent: Respondent::Organisation,
+        };
+        let keys = KeyLayout::new("sw").response(&key.id());
+        assert_eq!(
+            keys.all(),
+            [
+                "sw:{r:r-2026/unicef/jiu-rbm-stages@1}:meta",
+                "sw:{r:r-2026/unicef/jiu-rbm-stages@1}:answers",
+                "sw:{r:r-2026/unicef/jiu-rbm-stages@1}:events",
+                "sw:{r:r-2026/unicef/jiu-rbm-stages@1}:idem",
+            ]
+        );
+    }
+
     #[test]
     fn prefixes_without_braces_only() {
         assert!(is_valid_prefix("stagewise"));
