@@ -768,11 +768,6 @@ pub struct IdempotencyRecord {
 }
 
 impl IdempotencyRecord {
-    /// The record for a request whose events start at `first_seq`.
-    pub fn new(request: &ResponseRequest, first_seq: u64, count: u64) -> Self {
-        Self::with_fingerprint(fingerprint(request), first_seq, count)
-    }
-
     /// The record for a request whose fingerprint was computed beforehand (outside a
     /// writer's critical section).
     pub fn with_fingerprint(fingerprint: String, first_seq: u64, count: u64) -> Self {

@@ -491,7 +491,7 @@ impl StoredMeta {
         Self {
             record: Some(record),
             last_seq: record.last_seq.to_string(),
-            submitted: if record.submitted { "1" } else { "0" }.to_owned(),
+            submitted: submitted_field(record.submitted).to_owned(),
         }
     }
 
@@ -506,14 +506,16 @@ impl StoredMeta {
     }
 }
 
+/// The `submitted` field of a meta hash.
+fn submitted_field(submitted: bool) -> &'static str {
+    if submitted { "1" } else { "0" }
+}
+
 /// The hash fields of a meta record.
 fn meta_fields(record: &MetaRecord) -> Vec<(&'static str, String)> {
     let mut fields = vec![
         ("v", record::VERSION.to_string()),
-        (
-            "submitted",
-            if record.submitted { "1" } else { "0" }.to_owned(),
-        ),
+        ("submitted", submitted_field(record.submitted).to_owned()),
         ("last_seq", record.last_seq.to_string()),
     ];
     if let Some(at) = record.updated_at {
@@ -525,10 +527,9 @@ fn meta_fields(record: &MetaRecord) -> Vec<(&'static str, String)> {
 /// Everything one successful request writes to its response.
 struct PlannedWrite {
     idempotency: Vec<u8>,
-    /// The meta record written, `None` when the request records no event.
-    meta_record: Option<MetaRecord>,
-    /// Its hash fields.
-    meta: Vec<(&'static str, String)>,
+    /// The meta record written (every field of the hash), `None` when the request
+    /// records no event.
+    meta: Option<MetaRecord>,
     events: Vec<Vec<u8>>,
     answers_set: Vec<(String, Vec<u8>)>,
     answers_cleared: Vec<String>,
@@ -561,15 +562,14 @@ impl PlannedWrite {
         let first_seq = events.first().map_or(0, |e| e.seq);
         // A request without events leaves the meta alone, so that a response with no
         // events keeps having no meta.
-        let meta_record = (!events.is_empty()).then(|| MetaRecord::new(&meta, updated_at));
+        let meta = (!events.is_empty()).then(|| MetaRecord::new(&meta, updated_at));
         Self {
             idempotency: encode(&IdempotencyRecord::with_fingerprint(
                 fingerprint.to_owned(),
                 first_seq,
                 events.len() as u64,
             )),
-            meta_record,
-            meta: meta_record.as_ref().map(meta_fields).unwrap_or_default(),
+            meta,
             events: events
                 .iter()
                 .map(|e| encode(&EventRecord::from(e)))
@@ -766,7 +766,7 @@ impl RedisStore {
     /// Remembers the meta hash a successful write left (the write sets every field of
     /// it). Bounded: when full, it starts over.
     fn remember_meta(&self, response: &str, write: &PlannedWrite) {
-        let Some(record) = write.meta_record else {
+        let Some(record) = write.meta else {
             return;
         };
         let written = StoredMeta::written(record);
@@ -793,6 +793,7 @@ impl RedisStore {
         // EVALSHA built directly (the script's own invocation copies every argument
         // once more).
         let all = keys.all();
+        let meta = write.meta.as_ref().map(meta_fields).unwrap_or_default();
         let mut invocation = redis::cmd("EVALSHA");
         invocation.arg(self.write.get_hash()).arg(all.len());
         for key in all {
@@ -803,7 +804,7 @@ impl RedisStore {
             .arg(write.idempotency.as_slice())
             .arg(stored.last_seq.as_str())
             .arg(stored.submitted.as_str())
-            .arg(write.meta.len())
+            .arg(meta.len())
             .arg(write.events.len())
             .arg(write.answers_set.len())
             .arg(write.answers_cleared.len());
@@ -816,7 +817,7 @@ impl RedisStore {
         for question in &write.answers_cleared {
             invocation.arg(question.as_str());
         }
-        for (field, value) in &write.meta {
+        for (field, value) in &meta {
             invocation.arg(*field).arg(value.as_str());
         }
         match invocation.query_async(con).await {
