@@ -32,6 +32,7 @@ use server::domain::{
     ResponseKey, Round, RoundId, RoundStatus, Timestamp, TokenHash, TokenId, TokenRole,
 };
 use server::service::answers::{self, RawAnswer, RawEvidence, RawValue, SaveAnswers};
+use tests::wrk;
 
 // The same allocator as the `stagewise-server` binary.
 #[global_allocator]
@@ -42,104 +43,6 @@ const CONNECTIONS: usize = 64;
 /// cores rather than behind a queue of 64.
 const MATRIX_CONNECTIONS: usize = 2;
 const ORGANISATIONS: usize = 64;
-
-fn seconds() -> u64 {
-    std::env::var("STAGEWISE_BENCH_SECS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(10)
-}
-
-/// The wrk script: POSTs `body(n)` with the token; `n` counts requests per thread, and the
-/// thread id keeps idempotency keys unique across threads.
-fn script(dir: &std::path::Path, name: &str, token: &str, body_lua: &str) -> std::path::PathBuf {
-    let path = dir.join(format!("{name}.lua"));
-    let lua = format!(
-        r#"
-local counter = 0
-local threads = 0
-function setup(thread)
-  threads = threads + 1
-  thread:set("tid", threads)
-end
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Bearer {token}"
-function request()
-  counter = counter + 1
-  local n = counter
-  local t = tid or 0
-  return wrk.format(nil, "/graphql", nil, {body_lua})
-end
-"#
-    );
-    let mut file = std::fs::File::create(&path).expect("script");
-    file.write_all(lua.as_bytes()).expect("write script");
-    path
-}
-
-/// A wrk script that GETs the path the Lua expression `path_lua` builds (from `n`, the
-/// request count) with the token.
-fn get_script(
-    dir: &std::path::Path,
-    name: &str,
-    token: &str,
-    path_lua: &str,
-) -> std::path::PathBuf {
-    let path = dir.join(format!("{name}.lua"));
-    let lua = format!(
-        r#"
-local counter = 0
-wrk.method = "GET"
-wrk.headers["Authorization"] = "Bearer {token}"
-function request()
-  counter = counter + 1
-  local n = counter
-  return wrk.format(nil, {path_lua})
-end
-"#
-    );
-    std::fs::write(&path, lua).expect("write script");
-    path
-}
-
-/// Runs wrk and returns requests per second (and whether any response was not 2xx).
-fn wrk(url: &str, script: &std::path::Path, connections: usize) -> (f64, String) {
-    let output = Command::new("wrk")
-        .args([
-            "-t2",
-            &format!("-c{connections}"),
-            &format!("-d{}s", seconds()),
-        ])
-        .args(["--latency", "-s"])
-        .arg(script)
-        .arg(url)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run wrk ({e}); install it with `apt-get install wrk`"));
-    let text = String::from_utf8_lossy(&output.stdout).into_owned();
-    let rate = text
-        .lines()
-        .find_map(|l| l.strip_prefix("Requests/sec:"))
-        .and_then(|r| r.trim().parse().ok())
-        .unwrap_or_else(|| panic!("wrk printed no rate:\n{text}"));
-    let non_2xx = text
-        .lines()
-        .find(|l| l.contains("Non-2xx"))
-        .unwrap_or("")
-        .trim()
-        .to_owned();
-    assert!(
-        non_2xx.is_empty(),
-        "{} answered errors ({non_2xx}); a failing request is not measured",
-        script.display()
-    );
-    let p99 = text
-        .lines()
-        .find(|l| l.trim_start().starts_with("99%"))
-        .map(|l| l.trim().trim_start_matches("99%").trim().to_owned())
-        .unwrap_or_default();
-    (rate, format!("p99 {p99} {non_2xx}"))
-}
 
 async fn arrange(app: &App) -> String {
     let state = app.state();
@@ -277,56 +180,6 @@ async fn arrange_views(app: &App) {
     }
 }
 
-/// Sends one request the way `script` would (with `n` = 1, `t` = 0) and panics unless it
-/// succeeds without GraphQL errors, so that a broken query is never measured as fast.
-fn probe(port: u16, token: &str, script: &std::path::Path) {
-    use std::io::Read;
-    let lua = std::fs::read_to_string(script).expect("script");
-    let body_lua = lua
-        .split_once("wrk.format(nil, \"/graphql\", nil, ")
-        .and_then(|(_, rest)| rest.split_once("\nend").map(|(call, _)| call))
-        .and_then(|call| call.rsplit_once(')'))
-        .map(|(body, _)| body)
-        .expect("the script's body");
-    // Evaluate the Lua concatenation for n = 1, t = 0: the arithmetic in the bodies is
-    // `(n % k + j)` or `(n % k)`, and `t` alone.
-    let mut body = String::new();
-    for (index, part) in body_lua.split(" .. ").enumerate() {
-        let part = part.trim();
-        if index % 2 == 0 {
-            // A Lua string literal: `\"` is a quote and `\\` a backslash.
-            let literal = part.trim_matches('\'');
-            body.push_str(&literal.replace("\\\"", "\"").replace("\\\\", "\\"));
-        } else if part == "t" {
-            body.push('0');
-        } else {
-            let inner = part.trim_start_matches('(').trim_end_matches(')');
-            let mut terms = inner.split(" + ");
-            let modulo: u64 = terms
-                .next()
-                .and_then(|m| m.strip_prefix("n % "))
-                .and_then(|k| k.parse().ok())
-                .map_or(1, |k: u64| 1 % k);
-            let add: u64 = terms.next().map_or(0, |j| j.parse().expect("number"));
-            body.push_str(&(modulo + add).to_string());
-        }
-    }
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    write!(
-        stream,
-        "POST /graphql HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .expect("send");
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).expect("receive");
-    assert!(
-        answer.starts_with("HTTP/1.1 200") && !answer.contains("\"errors\""),
-        "{} fails, so it is not measured:\n{body}\n{answer}",
-        script.display()
-    );
-}
-
 /// The server under measurement: the `stagewise-server` binary of this build, in its own
 /// process, so that its CPU time, memory and start-up are its own.
 struct Server {
@@ -449,13 +302,12 @@ struct Measured {
 fn measure(server: &Server, script: &std::path::Path, connections: usize) -> Measured {
     let url = format!("http://127.0.0.1:{}", server.port);
     let before = server.cpu_micros();
-    let (rate, note) = wrk(&url, script, connections);
+    let run = wrk::run(&url, script, connections);
     let used = server.cpu_micros() - before;
-    let requests = rate * seconds() as f64;
     Measured {
-        rate,
-        cpu_per_request: used as f64 / requests.max(1.0),
-        note,
+        rate: run.rate,
+        cpu_per_request: used as f64 / run.requests.max(1) as f64,
+        note: run.note,
     }
 }
 
@@ -510,14 +362,14 @@ fn main() {
         std::thread::sleep(std::time::Duration::from_secs(1));
         let idle_kb = server.memory_kb("VmRSS");
 
-        let ping = script(scripts.path(), "ping", &token, r#"'{"query":"{ ping }"}'"#);
-        let mutation = script(
+        let ping = wrk::post_script(scripts.path(), "ping", &token, r#"'{"query":"{ ping }"}'"#);
+        let mutation = wrk::post_script(
             scripts.path(),
             "save",
             &token,
             r#"'{"query":"mutation($i: SaveAnswersInput!) { saveAnswers(input: $i) { replayed } }","variables":{"i":{"response":{"roundId":"bench","organisationId":"o-' .. (n % 64) .. '","instrument":"jiu-rbm-stages@1"},"idempotencyKey":"k-' .. t .. '-' .. n .. '","answers":[{"questionId":"1.' .. (n % 3 + 1) .. '/stage","value":{"stage":' .. (n % 5 + 1) .. '}},{"questionId":"1.1/activity/' .. (n % 7 + 1) .. '","value":{"rating":' .. (n % 3 + 1) .. '}}]}}}'"#,
         );
-        let read = script(
+        let read = wrk::post_script(
             scripts.path(),
             "read",
             &token,
@@ -525,27 +377,27 @@ fn main() {
         );
         // What a validator's screen asks of one organisation: component and pillar
         // stages, evidence and activity summaries, agreement and flags.
-        let profile = script(
+        let profile = wrk::post_script(
             scripts.path(),
             "profile",
             &token,
             r#"'{"query":"query($r: String!, $o: String!) { profile(roundId: $r, organisationId: $o) { submitted components { id stage evidence { documents persons } activities { rated mean } } pillars { number stage min max } flags { code componentId trigger } } }","variables":{"r":"views","o":"v-' .. (n % 100) .. '"}}'"#,
         );
-        let matrix = script(
+        let matrix = wrk::post_script(
             scripts.path(),
             "matrix",
             &token,
             r#"'{"query":"query($r: String!) { roundMatrix(roundId: $r) { rows { organisationId stages pillarStages } components { id distribution { n withheld median q1 q3 counts } } } }","variables":{"r":"views"}}'"#,
         );
         // One organisation's validation pack as HTML, with its charts.
-        let pack = get_script(
+        let pack = wrk::get_script(
             scripts.path(),
             "pack",
             &token,
             r#"'/packs/views/v-' .. (n % 100) .. '.html'"#,
         );
         for script in [&ping, &mutation, &read, &profile, &matrix] {
-            probe(server.port, &token, script);
+            wrk::probe(server.port, &token, script);
         }
         assert_eq!(
             http_status(
@@ -584,7 +436,7 @@ fn main() {
     }
     println!(
         "GraphQL over HTTP, wrk -t2 -d{}s, {CONNECTIONS} connections ({MATRIX_CONNECTIONS} for the matrix), the release stagewise-server binary in its own process, {} cores",
-        seconds(),
+        wrk::seconds(),
         std::thread::available_parallelism().map_or(0, usize::from)
     );
     println!(

@@ -8,6 +8,7 @@
 pub mod load;
 pub mod proxy;
 pub mod smtp;
+pub mod wrk;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
