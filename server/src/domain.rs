@@ -40,3 +40,27 @@ pub use round::{
 pub use telegram::TelegramLinkCode;
 pub use time::Timestamp;
 pub use token::{ApiToken, LinkBinding, LinkToken, TokenHash, TokenRole};
+
+/// Lowercase hex of `bytes` (two characters a byte), as hashes are stored and compared.
+pub fn lower_hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut text = String::with_capacity(2 * bytes.len());
+    for byte in bytes {
+        text.push(char::from(DIGITS[usize::from(byte >> 4)]));
+        text.push(char::from(DIGITS[usize::from(byte & 0x0f)]));
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::lower_hex;
+
+    #[test]
+    fn lower_hex_writes_two_lowercase_digits_a_byte() {
+        assert_eq!(lower_hex(&[]), "");
+        assert_eq!(lower_hex(&[0x00, 0x0f, 0xa5, 0xff]), "000fa5ff");
+        let all: Vec<u8> = (0..=255).collect();
+        assert_eq!(lower_hex(&all), hex::encode(&all));
+    }
+}

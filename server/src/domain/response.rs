@@ -6,6 +6,7 @@
 //! response accepts, shared by every store backend.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 
 use super::answer::{AnswerChange, AnswerValue, Channel};
 use super::id::{
@@ -39,7 +40,17 @@ pub struct ResponseKey {
 impl ResponseKey {
     /// The response's id: `<round>/<organisation>/<instrument>@<version>[/~<person>]`.
     pub fn id(&self) -> ResponseId {
-        let mut id = format!("{}/{}/{}", self.round, self.organisation, self.instrument);
+        let (round, organisation) = (self.round.as_str(), self.organisation.as_str());
+        let instrument = &self.instrument.id;
+        let mut id = String::with_capacity(round.len() + organisation.len() + instrument.len() + 8);
+        id.push_str(round);
+        id.push('/');
+        id.push_str(organisation);
+        id.push('/');
+        id.push_str(instrument);
+        id.push('@');
+        // Writing to a String cannot fail.
+        let _ = write!(id, "{}", self.instrument.version);
         if let Respondent::Person(person) = &self.respondent {
             id.push_str("/~");
             id.push_str(person.as_str());

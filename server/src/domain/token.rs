@@ -30,7 +30,7 @@ impl TokenHash {
 
     /// Lowercase hex, 64 characters.
     pub fn to_hex(&self) -> String {
-        hex::encode(self.0)
+        super::lower_hex(&self.0)
     }
 
     /// Parses 64 hex characters.

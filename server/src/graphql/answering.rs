@@ -683,7 +683,8 @@ fn next_of(
 pub struct ResponsePayload {
     catalogue: Arc<Catalogue>,
     key: ResponseKey,
-    events: Vec<ResponseEventObject>,
+    /// Converted for GraphQL only when `events` is asked for.
+    events: Vec<ResponseEvent>,
     replayed: bool,
 }
 
@@ -708,8 +709,8 @@ impl ResponsePayload {
 
     /// The events recorded (the same events again when the idempotency key was used
     /// before).
-    async fn events(&self) -> &[ResponseEventObject] {
-        &self.events
+    async fn events(&self) -> Vec<ResponseEventObject> {
+        self.events.iter().map(Into::into).collect()
     }
 
     /// Whether this key had been used before, so nothing new was recorded.
@@ -743,11 +744,10 @@ async fn after_write(
     receipt: Receipt,
 ) -> Result<ResponsePayload, GqlError> {
     announce(&request.state, &key, &receipt).await;
-    let events = receipt.events.iter().map(Into::into).collect();
     Ok(ResponsePayload {
         catalogue: Arc::clone(&request.state.catalogue),
         key,
-        events,
+        events: receipt.events,
         replayed: receipt.replayed,
     })
 }

@@ -888,7 +888,26 @@ pub fn fingerprint(request: &ResponseRequest) -> String {
         actor: actor_text(&request.actor),
         channel: request.channel.as_str(),
     };
-    hex::encode(Sha256::digest(encode(&input)))
+    // The JSON goes straight into the hash rather than into a buffer first: the same
+    // bytes, so the same fingerprints as stored records hold.
+    let mut hasher = HashWriter(Sha256::new());
+    // Plain data into a writer that cannot fail: serialisation cannot fail either.
+    let _ = serde_json::to_writer(&mut hasher, &input);
+    crate::domain::lower_hex(&hasher.0.finalize())
+}
+
+/// Feeds what is written to it into a SHA-256.
+struct HashWriter(Sha256);
+
+impl std::io::Write for HashWriter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.update(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// The events a request records, numbered from `meta.last_seq + 1`.
