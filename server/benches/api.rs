@@ -315,11 +315,7 @@ fn measure(server: &Server, script: &std::path::Path, connections: usize) -> Mea
 const STARTS: usize = 5;
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let runtime = tests::bench_runtime();
     let redis = tests::RedisServer::start();
     let scripts = tempfile::tempdir().expect("temp dir");
     let mut rows = Vec::new();

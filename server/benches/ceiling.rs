@@ -58,11 +58,7 @@ impl Mutation {
 }
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let runtime = tests::bench_runtime();
     let redis = tests::RedisServer::start();
     let scripts = tempfile::tempdir().expect("temp dir");
     // The token goes unread: it only keeps the requests the size of the API bench's.

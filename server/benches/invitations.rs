@@ -44,11 +44,7 @@ fn main() {
         40
     };
     let pool = env_number("STAGEWISE_BENCH_POOL", 16);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let runtime = tests::bench_runtime();
     runtime.block_on(run(count, pool, benchmark));
 }
 

@@ -69,11 +69,7 @@ async fn store_writes(store: SharedStore) -> f64 {
 }
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let runtime = tests::bench_runtime();
     let dir = tempfile::tempdir().expect("temp dir");
     let redis = tests::RedisServer::start();
 

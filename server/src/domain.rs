@@ -41,7 +41,9 @@ pub use telegram::TelegramLinkCode;
 pub use time::Timestamp;
 pub use token::{ApiToken, LinkBinding, LinkToken, TokenHash, TokenRole};
 
-/// Lowercase hex of `bytes` (two characters a byte), as hashes are stored and compared.
+/// Lowercase hex of `bytes` (two characters a byte): how hashes are stored and compared
+/// and how secrets, codes and ids drawn at random are written. The server's only hex
+/// encoder (the `hex` crate still decodes).
 pub fn lower_hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut text = String::with_capacity(2 * bytes.len());

@@ -419,7 +419,7 @@ impl RedisBus {
         }
         let mut id = [0u8; 16];
         getrandom::fill(&mut id).map_err(StartError::Random)?;
-        let instance = hex::encode(id);
+        let instance = crate::domain::lower_hex(&id);
         let channels = Channels::new(prefix);
         let client = redis::Client::open(url).map_err(StartError::Redis)?;
         let config = ConnectionManagerConfig::new()

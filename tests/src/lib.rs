@@ -1,6 +1,7 @@
 //! Helpers shared by the tests of every crate: locating the repository's folders and
 //! starting real services (a private `redis-server`, an SMTP sink in `smtp`) on free loopback ports,
-//! a fault-injecting TCP proxy (`proxy`) and a load of answer writes with its check (`load`).
+//! a fault-injecting TCP proxy (`proxy`), a load of answer writes with its check (`load`), wrk's
+//! scripts and runs (`wrk`) and the benchmarks' runtime ([`bench_runtime`]).
 //!
 //! Only test support lives here, no product logic. Each service is a child process that
 //! is killed when its handle drops; readiness is polled, never slept for.
@@ -246,6 +247,19 @@ fn ping(port: u16) -> bool {
     }
     let mut reply = String::new();
     BufReader::new(stream).read_line(&mut reply).is_ok() && reply.starts_with("+PONG")
+}
+
+/// The tokio runtime the server's benchmarks drive their work from: two worker threads,
+/// as many as the machine the figures are taken on has cores.
+///
+/// # Panics
+/// When the runtime cannot be built.
+pub fn bench_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
 }
 
 #[cfg(test)]

@@ -273,5 +273,5 @@ pub async fn owns(
 pub fn new_secret() -> Result<String, getrandom::Error> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes)?;
-    Ok(hex::encode(bytes))
+    Ok(crate::domain::lower_hex(&bytes))
 }

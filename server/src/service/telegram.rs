@@ -67,7 +67,7 @@ pub async fn issue_link_code(
     }
     let mut bytes = [0u8; CODE_BYTES];
     getrandom::fill(&mut bytes).map_err(TelegramError::Randomness)?;
-    let code = hex::encode(bytes);
+    let code = crate::domain::lower_hex(&bytes);
     let stored = TelegramLinkCode {
         hash: TokenHash::of(&code),
         person: person_id,
